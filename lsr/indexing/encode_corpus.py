@@ -1,0 +1,96 @@
+"""Resumable corpus encoding into Parquet shards of document vectors.
+
+Shards (`part-00000.parquet`, …) hold `shard_size` documents each, in corpus order,
+and appear atomically. A rerun after a crash checks the finished shards against
+the corpus and encodes only the rest, so every document ends up exactly once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from lsr.data import Document
+from lsr.errors import LsrError
+from lsr.fileio import write_text_atomic
+from lsr.models import Encoder
+
+log = logging.getLogger(__name__)
+MANIFEST = "encoding.json"
+
+
+@dataclass
+class EncodeStats:
+    """Counts over the whole corpus; speed over the documents this run encoded."""
+
+    num_docs: int
+    encoded_now: int
+    seconds: float
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.encoded_now / self.seconds if self.seconds > 0 else float("nan")
+
+
+def shard_paths(folder: str | Path) -> list[Path]:
+    return sorted(Path(folder).glob("part-*.parquet"))
+
+
+def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *,
+                  model_name: str, shard_size: int = 2048, progress: bool = True) -> EncodeStats:
+    """Encode `docs` into shards under `folder`, resuming after the shards already there."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_manifest(folder, {"model": model_name, "encoder_kind": encoder.kind,
+                             "settings": encoder.settings, "vocab_fingerprint": encoder.fingerprint})
+    docs = iter(docs)
+    done = shard_paths(folder)
+    num_docs = _skip_finished(docs, done)
+    encoded_now, start = 0, time.perf_counter()
+    bar = tqdm(desc="encode docs", unit="doc", initial=num_docs, disable=not progress)
+    for index in itertools.count(len(done)):
+        batch = list(itertools.islice(docs, shard_size))
+        if not batch:
+            break
+        vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
+        vectors.to_parquet(folder / f"part-{index:05d}.parquet")
+        num_docs += len(batch)
+        encoded_now += len(batch)
+        bar.update(len(batch))
+    bar.close()
+    return EncodeStats(num_docs, encoded_now, time.perf_counter() - start)
+
+
+def _check_manifest(folder: Path, manifest: dict) -> None:
+    path = folder / MANIFEST
+    if path.exists():
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found != json.loads(json.dumps(manifest)):
+            raise LsrError(f"{folder}: holds vectors from another model or settings ({found}); "
+                           f"use a new output folder or --overwrite")
+    else:
+        write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
+
+
+def _skip_finished(docs: Iterator[Document], shards: list[Path]) -> int:
+    """Advance `docs` past the finished shards, checking the ids match; return how many."""
+    skipped = 0
+    for path in shards:
+        ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        corpus_ids = [d.id for d in itertools.islice(docs, len(ids))]
+        if corpus_ids != ids:
+            raise LsrError(f"{path}: the corpus changed since this shard was written "
+                           f"(ids differ near document {skipped + 1}); use a new output folder or --overwrite")
+        skipped += len(ids)
+    if shards:
+        log.info("resuming after %d documents already encoded in %d shards", skipped, len(shards))
+    return skipped
+

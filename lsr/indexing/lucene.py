@@ -1,0 +1,108 @@
+"""Lucene index writers (through Anserini's IndexCollection, run in-process).
+
+Impact indexes store each document term with an integer impact, scored at
+search time as the dot product with the integer query weights. BM25 indexes
+hold the same documents as text (title and text as one field).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsr.data import Document
+from lsr.errors import LsrError
+from lsr.fileio import atomic_path
+from lsr.indexing.jvm import jclass
+from lsr.sparse import SparseVectors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImpactStats:
+    """Counts over the vectors written into an impact index."""
+
+    num_docs: int
+    num_empty: int
+    postings: int
+
+    @property
+    def avg_postings_per_doc(self) -> float:
+        return self.postings / self.num_docs if self.num_docs else 0.0
+
+
+def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
+                       *, threads: int = 2) -> ImpactStats:
+    """Quantize the vectors in `shards` with `scale` and write a Lucene impact index at `out`."""
+    check_vocab_terms(vocab)
+    stats = ImpactStats(0, 0, 0)
+    with tempfile.TemporaryDirectory(prefix="lsr-impact-") as tmp:
+        for path in shards:
+            vectors = SparseVectors.read_parquet(path).quantize(scale)
+            nnz = vectors.nnz_per_row()
+            stats.num_docs += len(vectors)
+            stats.num_empty += int((nnz == 0).sum())
+            stats.postings += int(nnz.sum())
+            _write_vector_jsonl(vectors, vocab, Path(tmp) / f"{path.stem}.jsonl")
+        _index_collection(Path(tmp), out, stats.num_docs - stats.num_empty, threads,
+                          ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"])
+    return stats
+
+
+def write_bm25_index(docs: Iterable[Document], out: Path, *, threads: int = 2) -> tuple[int, int]:
+    """Write a BM25 index of `docs` (title and text as one field); return (documents, blank ones)."""
+    num_docs = num_blank = 0
+    with tempfile.TemporaryDirectory(prefix="lsr-bm25-") as tmp:
+        with open(Path(tmp) / "docs.jsonl", "w", encoding="utf-8") as f:
+            for doc in docs:
+                text = doc.full_text()
+                num_docs += 1
+                num_blank += not text.strip()
+                f.write(json.dumps({"id": doc.id, "contents": text}) + "\n")
+        _index_collection(Path(tmp), out, num_docs - num_blank, threads,
+                          ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator"])
+    return num_docs, num_blank
+
+
+def check_vocab_terms(vocab: Sequence[str]) -> None:
+    """Lucene terms are whitespace-separated tokens: refuse a vocabulary that breaks that."""
+    for term_id, token in enumerate(vocab):
+        if not token or any(c.isspace() for c in token):
+            raise LsrError(f"vocabulary token {term_id} ({token!r}) is empty or holds whitespace; "
+                           f"it cannot be a Lucene term")
+
+
+def count_docs(lucene_dir: Path) -> int:
+    """Number of documents in a Lucene index."""
+    paths = jclass("java.nio.file.Paths")
+    directory = jclass("org.apache.lucene.store.FSDirectory").open(paths.get(str(lucene_dir), []))
+    reader = jclass("org.apache.lucene.index.DirectoryReader").open(directory)
+    try:
+        return reader.numDocs()
+    finally:
+        reader.close()
+
+
+def _write_vector_jsonl(vectors: SparseVectors, vocab: Sequence[str], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for i, doc_id in enumerate(vectors.ids):
+            terms, weights = vectors.row(i)
+            vector = dict(zip(map(vocab.__getitem__, terms.tolist()), weights.tolist()))
+            f.write(json.dumps({"id": doc_id, "contents": "", "vector": vector}) + "\n")
+
+
+def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: int, args: list[str]) -> None:
+    """Run Anserini's IndexCollection into a temporary folder; move it to `out` once checked."""
+    with atomic_path(out, is_dir=True) as tmp:
+        log.info("writing Lucene index %s", out)
+        jclass("io.anserini.index.IndexCollection").main(
+            ["-input", str(input_dir), "-index", str(tmp), "-threads", str(threads), "-quiet", *args])
+        found = count_docs(tmp) if expected_docs else 0
+        if found != expected_docs:
+            raise LsrError(f"{out}: Lucene indexed {found} documents, expected {expected_docs}")
+

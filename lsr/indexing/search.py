@@ -1,0 +1,113 @@
+"""Search an lsr index folder (impact or BM25) with Lucene.
+
+Batches go through Anserini's SearchCollection, which runs the queries on several
+Java threads and writes the run file itself: no Python object per hit. Single
+queries (`search_one`) use Anserini's simple searchers, for interactive use and
+latency measurement.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lsr.data import Query
+from lsr.errors import LsrError
+from lsr.eval.run import Run, read_trec_run
+from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
+from lsr.indexing.jvm import jclass
+from lsr.models import Encoder, load_encoder
+from lsr.sparse import SparseVectors
+
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Searcher:
+    """Searches one index; impact queries are encoded by the model the index records, or `encoder`."""
+
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, threads: int | None = None):
+        self.index_dir = Path(index_dir)
+        self.info = IndexInfo.read(self.index_dir)
+        self.lucene_dir = self.index_dir / LUCENE_DIR
+        self.threads = threads or default_threads()
+        self.encoder = None
+        if self.info.kind == "impact":
+            self.encoder = encoder or load_encoder(self.info.model, **self.info.encoder_settings)
+            if self.encoder.fingerprint != self.info.vocab_fingerprint:
+                raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
+                               f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
+        self._simple = None
+
+    def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
+        """Top-`k` documents for every query, in the queries' order; blank queries get no hits."""
+        lines = self._topic_lines(queries, progress=progress)
+        run: Run = {q.id: [] for q in queries}
+        if not lines:
+            return run
+        with tempfile.TemporaryDirectory(prefix="lsr-search-") as tmp:
+            topics, output = Path(tmp) / "topics.tsv", Path(tmp) / "run.trec"
+            topics.write_text("".join(lines), encoding="utf-8")
+            args = ["-index", str(self.lucene_dir), "-topics", str(topics), "-topicReader", "TsvString",
+                    "-output", str(output), "-hits", str(k), "-threads", str(self.threads), "-quiet"]
+            jclass("io.anserini.search.SearchCollection").main(args + self._scoring_args())
+            run.update(read_trec_run(output))
+        return run
+
+    def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
+        """Top-`k` (doc id, score) for one query text."""
+        if self.encoder is None:
+            hits = self._simple_searcher().search(text, k)
+        else:
+            vector = self.encoder.encode_queries([text]).quantize(self.info.scale)
+            hits = self._simple_searcher().search(_java_int_map(vector, self.encoder.vocab), k) if vector.indices.size else []
+        return [(hit.docid, hit.score) for hit in hits]
+
+    def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
+        """The quantized query vectors this impact index is searched with."""
+        vectors = self.encoder.encode_queries([q.text for q in queries], [q.id for q in queries],
+                                              progress=progress)
+        return vectors.quantize(self.info.scale)
+
+    def _topic_lines(self, queries: Sequence[Query], *, progress: bool) -> list[str]:
+        if self.encoder is None:
+            return [f"{q.id}\t{' '.join(q.text.split())}\n" for q in queries if q.text.strip()]
+        vectors = self.encode_queries(queries, progress=progress)
+        vocab, lines = self.encoder.vocab, []
+        for i, query_id in enumerate(vectors.ids):
+            terms, weights = vectors.row(i)
+            if terms.size:
+                words = " ".join(" ".join([vocab[t]] * w) for t, w in zip(terms.tolist(), weights.tolist()))
+                lines.append(f"{query_id}\t{words}\n")
+        return lines
+
+    def _scoring_args(self) -> list[str]:
+        if self.info.kind == "impact":
+            return ["-impact", "-pretokenized"]
+        bm25 = self.info.bm25 or {}
+        return ["-bm25", "-bm25.k1", str(bm25.get("k1", 0.9)), "-bm25.b", str(bm25.get("b", 0.4))]
+
+    def _simple_searcher(self):
+        if self._simple is None:
+            if self.info.kind == "impact":
+                self._simple = jclass("io.anserini.search.SimpleImpactSearcher")(str(self.lucene_dir))
+            else:
+                self._simple = jclass("io.anserini.search.SimpleSearcher")(str(self.lucene_dir))
+                bm25 = self.info.bm25 or {}
+                self._simple.set_bm25(float(bm25.get("k1", 0.9)), float(bm25.get("b", 0.4)))
+        return self._simple
+
+
+def _java_int_map(vector: SparseVectors, vocab: Sequence[str]):
+    """Row 0 of a quantized vector as the java.util.HashMap<String, Integer> Anserini takes."""
+    hash_map, integer = jclass("java.util.HashMap")(), jclass("java.lang.Integer")
+    terms, weights = vector.row(0)
+    for term, weight in zip(terms.tolist(), weights.tolist()):
+        hash_map.put(vocab[term], integer(weight))
+    return hash_map

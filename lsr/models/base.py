@@ -1,0 +1,110 @@
+"""The `Encoder` interface and the model-folder config that names an encoder's kind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lsr.errors import LsrError
+from lsr.fileio import write_text_atomic
+from lsr.sparse import SparseVectors
+
+CONFIG_FILE = "lsr.json"
+
+
+@dataclass
+class EncoderConfig:
+    """What `lsr.json` in a model folder holds: the encoder kind and its settings."""
+
+    kind: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    format_version: int = 1
+
+    def save(self, folder: str | Path) -> None:
+        write_text_atomic(Path(folder) / CONFIG_FILE, json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, folder: str | Path) -> EncoderConfig | None:
+        """The folder's config, or None when it has no `lsr.json`."""
+        path = Path(folder) / CONFIG_FILE
+        if not path.is_file():
+            return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(kind=raw["kind"], settings=dict(raw.get("settings", {})),
+                       format_version=int(raw.get("format_version", 1)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise LsrError(f"{path}: not a valid lsr model config ({e})") from e
+
+
+def vocab_fingerprint(vocab: Sequence[str]) -> str:
+    """A short hash of the vocabulary (tokens in id order): equal iff term ids mean the same."""
+    digest = hashlib.sha256("\n".join(vocab).encode("utf-8")).hexdigest()
+    return f"{len(vocab)}-{digest[:16]}"
+
+
+class Encoder(ABC):
+    """Turns text into vocabulary-sized sparse vectors; queries and documents may differ."""
+
+    kind: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def vocab(self) -> list[str]:
+        """Token string of every term id."""
+
+    @property
+    def fingerprint(self) -> str:
+        return vocab_fingerprint(self.vocab)
+
+    @property
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """The settings recorded in `lsr.json` and in index metadata."""
+
+    @abstractmethod
+    def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
+        """Encode non-blank texts (rows in input order, ids unset)."""
+
+    @abstractmethod
+    def save(self, folder: str | Path) -> None:
+        """Write a model folder that `lsr.models.load_encoder` reads back."""
+
+    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None,
+                       *, progress: bool = False) -> SparseVectors:
+        """Encode queries; blank texts give empty vectors."""
+        return self._encode_keeping_blanks(texts, ids, is_query=True, progress=progress)
+
+    def encode_docs(self, texts: Sequence[str], ids: Sequence[str] | None = None,
+                    *, progress: bool = False) -> SparseVectors:
+        """Encode documents; blank texts give empty vectors (they match nothing)."""
+        return self._encode_keeping_blanks(texts, ids, is_query=False, progress=progress)
+
+    def _encode_keeping_blanks(self, texts: Sequence[str], ids: Sequence[str] | None,
+                               *, is_query: bool, progress: bool) -> SparseVectors:
+        ids = [str(i) for i in range(len(texts))] if ids is None else list(ids)
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        filled = [i for i, t in enumerate(texts) if t.strip()]
+        if not filled:
+            return _empty_rows(ids, len(self.vocab))
+        encoded = self._encode([texts[i] for i in filled], is_query=is_query, progress=progress)
+        if len(filled) == len(texts):
+            encoded.ids = ids
+            return encoded
+        nnz = np.zeros(len(texts), dtype=np.int64)
+        nnz[filled] = np.diff(encoded.indptr)
+        indptr = np.concatenate([[0], np.cumsum(nnz)])
+        return SparseVectors(ids, indptr, encoded.indices, encoded.values, encoded.vocab_size)
+
+
+def _empty_rows(ids: list[str], vocab_size: int) -> SparseVectors:
+    return SparseVectors(ids, np.zeros(len(ids) + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                         np.zeros(0, dtype=np.float32), vocab_size)

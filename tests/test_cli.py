@@ -1,0 +1,99 @@
+"""The `lsr` command line end to end, and its one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lsr.cli.main import cli
+from tests.conftest import make_tiny_mlm, write_beir
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments: str):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lsr: error:"), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_beir(tmp_path_factory):
+    docs = [{"_id": f"d{i}", "title": f"title {i}", "text": text} for i, text in enumerate(
+        ["heart disease and blood pressure", "liver glucose metabolism", "protein folding in cells",
+         "heart attack risk factors", ""])]
+    queries = [{"_id": "q1", "text": "heart risk"}, {"_id": "q2", "text": "glucose liver"}]
+    return write_beir(tmp_path_factory.mktemp("beir"), docs, queries, [("q1", "d3", 1), ("q2", "d1", 1)])
+
+
+def test_bm25_index_search_eval(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    result = run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "run.trec", "-k", "3")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "run.trec").read_text().splitlines()
+    assert lines[0].split()[:4] == ["q1", "Q0", "d3", "1"]
+    result = run_cli("eval", tmp_path / "run.trec", tiny_beir, "-M", "nDCG@10", "-M", "MRR@10",
+                     "--json", tmp_path / "eval.json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert figures["MRR@10"] == pytest.approx(1.0)
+    assert "nDCG@10" in result.output
+
+
+def test_impact_index_with_a_model(tmp_path, tiny_beir, splade_tiny):
+    result = run_cli("index", tiny_beir, tmp_path / "idx", "--model", splade_tiny, "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "average postings per document" in result.output
+    assert run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "run.trec").exit_code == 0
+    assert (tmp_path / "run.trec").read_text().startswith("q1 Q0 d")
+
+
+def test_malformed_corpus_line(tmp_path, tiny_beir):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "a", "text": "ok"}\n{"_id": "b", "text": \n')
+    assert_one_line_error(run_cli("index", corpus, tmp_path / "idx", "--bm25"), "corpus.jsonl:2")
+    assert not (tmp_path / "idx" / "lsr-index.json").exists()
+
+
+def test_missing_id_and_duplicate_ids(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "a", "text": "x"}\n{"text": "y"}\n')
+    assert_one_line_error(run_cli("index", corpus, tmp_path / "i1", "--bm25"), "corpus.jsonl:2")
+    corpus.write_text('{"_id": "a", "text": "x"}\n{"_id": "a", "text": "y"}\n')
+    assert_one_line_error(run_cli("index", corpus, tmp_path / "i2", "--bm25"), "corpus.jsonl:2", "a")
+
+
+def test_unknown_model_path(tmp_path, tiny_beir):
+    assert_one_line_error(run_cli("index", tiny_beir, tmp_path / "idx", "--model", tmp_path / "nope"), "nope")
+
+
+def test_colliding_query_ids(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("q1\theart\nq2\tliver\nq1\tglucose\n")
+    result = run_cli("search", tmp_path / "idx", queries, tmp_path / "run.trec")
+    assert_one_line_error(result, "queries.tsv:3", "q1")
+    assert not (tmp_path / "run.trec").exists()
+
+
+def test_searching_with_another_models_vocabulary(tmp_path, tiny_beir, splade_tiny):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--model", splade_tiny).exit_code == 0
+    other = make_tiny_mlm(tmp_path / "other", ["heart", "liver", "glucose"])
+    result = run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "run.trec", "--model", other)
+    assert_one_line_error(result, "vocabulary")
+    assert not (tmp_path / "run.trec").exists()
+
+
+def test_searching_an_unfinished_index(tmp_path, tiny_beir):
+    (tmp_path / "idx").mkdir()
+    assert_one_line_error(run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "r.trec"), "not a complete")
+
+
+def test_index_needs_exactly_one_of_model_or_bm25(tmp_path, tiny_beir):
+    assert_one_line_error(run_cli("index", tiny_beir, tmp_path / "idx"), "--model")

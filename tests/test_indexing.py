@@ -1,0 +1,148 @@
+"""Index building and Lucene search: impact (splade-tiny) and BM25 on a SciFact cut."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lsr.data import read_queries
+from lsr.errors import LsrError
+from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.indexing.encode_corpus import shard_paths
+from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.indexing.lucene import count_docs
+from lsr.indexing.search import Searcher
+from lsr.models import load_encoder
+from lsr.sparse import SparseVectors
+from tests.conftest import write_beir
+
+
+@pytest.fixture(scope="module")
+def encoder(splade_tiny):
+    return load_encoder(splade_tiny)
+
+
+@pytest.fixture(scope="module")
+def impact_index(tmp_path_factory, mini_scifact, splade_tiny, encoder):
+    out = tmp_path_factory.mktemp("idx") / "splade"
+    build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=256, progress=False)
+    return out
+
+
+def test_impact_index_records_what_it_was_built_with(impact_index, splade_tiny, encoder):
+    info = IndexInfo.read(impact_index)
+    assert (info.kind, info.num_docs, info.num_empty, info.scale) == ("impact", 600, 0, 100.0)
+    assert info.model == str(splade_tiny.resolve())
+    assert info.vocab_fingerprint == encoder.fingerprint
+    assert info.encoder_settings["doc_max_length"] == 256
+    assert 100 < info.avg_postings_per_doc < 400
+    assert count_docs(impact_index / LUCENE_DIR) == 600
+    assert len(shard_paths(impact_index / VECTORS_DIR)) == 3
+
+
+def test_lucene_top10_equals_brute_force_on_the_quantized_vectors(impact_index, mini_scifact):
+    searcher = Searcher(impact_index)
+    queries = read_queries(mini_scifact, "test")
+    run = searcher.search(queries, k=10)
+    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in shard_paths(impact_index / VECTORS_DIR)])
+    scores = searcher.encode_queries(queries).dot(docs.quantize(100.0))
+    agree = 0
+    for row, query in enumerate(queries):
+        exact = scores[row]
+        tenth = np.sort(exact)[-10]
+        lucene = run[query.id]
+        same_scores = [s for _, s in lucene] == sorted(exact[exact >= tenth], reverse=True)[:10]
+        above_ties = {docs.ids[i] for i in np.flatnonzero(exact > tenth)}
+        agree += same_scores and above_ties <= {d for d, _ in lucene}
+    assert agree >= 0.99 * len(queries)
+
+
+def test_search_one_matches_batch_search(impact_index, mini_scifact):
+    searcher = Searcher(impact_index)
+    query = read_queries(mini_scifact, "test")[0]
+    assert searcher.search_one(query.text, k=5) == searcher.search([query], k=5)[query.id]
+
+
+def test_resume_after_a_crash_indexes_every_document_once(tmp_path, mini_scifact, splade_tiny, encoder):
+    class Crash(Exception):
+        pass
+
+    calls = {"n": 0}
+    original = encoder.encode_docs
+
+    def crash_on_third_shard(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash
+        return original(*args, **kwargs)
+
+    out = tmp_path / "idx"
+    encoder.encode_docs = crash_on_third_shard
+    try:
+        with pytest.raises(Crash):
+            build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=100, progress=False)
+    finally:
+        del encoder.encode_docs
+    assert len(shard_paths(out / VECTORS_DIR)) == 2
+    assert not (out / INFO_FILE).exists()
+    with pytest.raises(LsrError, match="not a complete lsr index"):
+        Searcher(out)
+    report = build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=100,
+                                progress=False)
+    assert report.encoded_docs == 400
+    ids = [i for p in shard_paths(out / VECTORS_DIR) for i in SparseVectors.read_parquet(p).ids]
+    assert len(ids) == len(set(ids)) == 600
+    assert count_docs(out / LUCENE_DIR) == 600
+
+
+def test_complete_index_is_not_overwritten_by_accident(impact_index, mini_scifact, splade_tiny):
+    with pytest.raises(LsrError, match="already there"):
+        build_impact_index(str(mini_scifact), impact_index, splade_tiny)
+
+
+def test_searching_with_another_vocabulary_is_refused(impact_index, encoder):
+    class OtherVocab(type(encoder)):
+        @property
+        def vocab(self):
+            return encoder.vocab[:-1] + ["[other]"]
+
+    other = OtherVocab(encoder.model, encoder.tokenizer)
+    with pytest.raises(LsrError, match="vocabulary"):
+        Searcher(impact_index, other)
+
+
+def test_bm25_index_and_search(tmp_path, mini_scifact):
+    report = build_bm25_index(str(mini_scifact), tmp_path / "bm25")
+    assert (report.info.kind, report.info.num_docs, report.info.bm25) == ("bm25", 600, {"k1": 0.9, "b": 0.4})
+    searcher = Searcher(tmp_path / "bm25")
+    queries = read_queries(mini_scifact, "test")
+    run = searcher.search(queries, k=1000)
+    assert set(run) == {q.id for q in queries}
+    assert max(len(hits) for hits in run.values()) <= 600
+    assert searcher.search_one(queries[0].text, k=3) == run[queries[0].id][:3]
+
+
+def test_blank_documents_and_queries_are_kept_and_match_nothing(tmp_path, splade_tiny, encoder, caplog):
+    docs = [{"_id": "d1", "title": "", "text": "heart disease risk"}, {"_id": "d2", "title": "", "text": ""},
+            {"_id": "d3", "title": "Liver", "text": "glucose metabolism"}]
+    queries = [{"_id": "q1", "text": "heart"}, {"_id": "q2", "text": ""}]
+    folder = write_beir(tmp_path / "beir", docs, queries, [("q1", "d1", 1), ("q2", "d2", 1)])
+    for name, build in [("impact", lambda o: build_impact_index(str(folder), o, splade_tiny, encoder=encoder,
+                                                                progress=False)),
+                        ("bm25", lambda o: build_bm25_index(str(folder), o))]:
+        info = build(tmp_path / name).info
+        assert (info.num_docs, info.num_empty) == (3, 1)
+        assert "1 of 3 documents have no terms" in caplog.text
+        run = Searcher(tmp_path / name).search(read_queries(folder, "test"), k=10)
+        assert run["q2"] == [] and run["q1"][0][0] == "d1"
+        assert "d2" not in {d for d, _ in run["q1"]}
+
+
+def test_duplicate_document_id_fails_without_a_complete_index(tmp_path):
+    docs = [{"_id": "d1", "title": "", "text": "a"}, {"_id": "d1", "title": "", "text": "b"}]
+    folder = write_beir(tmp_path / "beir", docs, [], [])
+    with pytest.raises(LsrError, match="d1"):
+        build_bm25_index(str(folder), tmp_path / "bm25")
+    assert not (tmp_path / "bm25" / INFO_FILE).exists()

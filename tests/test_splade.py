@@ -1,0 +1,98 @@
+"""The masked-LM SPLADE encoder on the real splade-tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lsr.errors import LsrError
+from lsr.models import load_encoder
+from lsr.models.base import CONFIG_FILE
+
+
+@pytest.fixture(scope="module")
+def encoder(splade_tiny):
+    return load_encoder(splade_tiny)
+
+
+def top_terms(encoder, vectors, row, n):
+    terms, weights = vectors.row(row)
+    best = np.argsort(-weights)[:n]
+    return {encoder.vocab[terms[i]]: float(weights[i]) for i in best}
+
+
+def test_expands_and_weights_a_query(encoder):
+    vectors = encoder.encode_queries(["what causes heart disease"])
+    top = top_terms(encoder, vectors, 0, 5)
+    assert {"heart", "causes", "disease"} <= set(top)
+    assert top["heart"] == pytest.approx(2.55, abs=0.01)
+    assert 5 < vectors.nnz_per_row()[0] < 100
+
+
+def test_pooling_equals_the_literal_splade_formula(encoder):
+    texts = ["Statin use and breast cancer survival", "a much longer text " * 20, "x"]
+    batch = encoder.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+    with torch.inference_mode():
+        logits = encoder.model(**batch).logits
+    literal = (torch.log1p(torch.relu(logits)) * batch["attention_mask"].unsqueeze(-1)).max(dim=1).values
+    ours = encoder.encode_queries(texts).to_dense_torch()
+    assert torch.allclose(ours, literal, atol=1e-5)
+
+
+def test_batching_and_length_sorting_do_not_change_vectors(encoder):
+    texts = [f"document {i} about " + "protein folding " * (i % 7) for i in range(11)]
+    one_batch = encoder.encode_docs(texts)
+    encoder.batch_size = 3
+    try:
+        small_batches = encoder.encode_docs(texts)
+    finally:
+        encoder.batch_size = 32
+    assert np.array_equal(one_batch.indptr, small_batches.indptr)
+    assert np.array_equal(one_batch.indices, small_batches.indices)
+    assert np.allclose(one_batch.values, small_batches.values, atol=1e-5)
+
+
+def test_blank_texts_give_empty_vectors(encoder):
+    vectors = encoder.encode_docs(["", "heart disease", "   "], ids=["a", "b", "c"])
+    assert vectors.ids == ["a", "b", "c"]
+    assert list(vectors.nnz_per_row() > 0) == [False, True, False]
+
+
+def test_max_length_truncates(encoder):
+    long_text = "heart " * 50 + "zebra"
+    assert "zebra" in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
+    encoder.doc_max_length = 16
+    try:
+        assert "zebra" not in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
+    finally:
+        encoder.doc_max_length = 256
+
+
+def test_save_and_load_round_trip(encoder, tmp_path):
+    encoder.save(tmp_path / "model")
+    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    assert config["kind"] == "splade"
+    again = load_encoder(tmp_path / "model")
+    assert again.fingerprint == encoder.fingerprint
+    text = ["glucose metabolism in the liver"]
+    assert np.allclose(again.encode_queries(text).values, encoder.encode_queries(text).values)
+
+
+def test_overrides_replace_saved_settings(splade_tiny):
+    assert load_encoder(splade_tiny, query_max_length=8, batch_size=None).query_max_length == 8
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing", "model not found"),
+    (lambda p: p, "not a model folder"),
+    (lambda p: (p / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}') and p,
+     "unsupported model"),
+    (lambda p: (p / CONFIG_FILE).write_text("{broken") and p, "not a valid lsr model config"),
+])
+def test_bad_model_folders_give_one_line_errors(tmp_path, make, message):
+    with pytest.raises(LsrError, match=message) as info:
+        load_encoder(make(tmp_path))
+    assert "\n" not in str(info.value)
