@@ -29,7 +29,8 @@ class _Group(click.Group):
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 def cli(java_heap: str | None, quiet: bool) -> None:
     """lsr: learned sparse retrieval with Lucene impact indexes."""
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="lsr: %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="lsr: %(message)s", force=True)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars from transformers
     if java_heap:
         os.environ["LSR_JAVA_HEAP"] = java_heap
 

@@ -66,9 +66,12 @@ def jnius() -> ModuleType:
 
             if not jnius_config.vm_running:
                 jnius_config.set_classpath(str(jar))
-                jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}")
+                jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}",
+                                         "-Dslf4j.internal.verbosity=WARN")
             import jnius as module
 
+            level = module.autoclass("java.util.logging.Level")
+            module.autoclass("java.util.logging.Logger").getLogger("").setLevel(level.WARNING)
             _jnius = module
     return _jnius
 

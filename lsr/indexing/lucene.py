@@ -79,8 +79,8 @@ def check_vocab_terms(vocab: Sequence[str]) -> None:
 
 def count_docs(lucene_dir: Path) -> int:
     """Number of documents in a Lucene index."""
-    paths = jclass("java.nio.file.Paths")
-    directory = jclass("org.apache.lucene.store.FSDirectory").open(paths.get(str(lucene_dir), []))
+    path = jclass("java.io.File")(str(lucene_dir)).toPath()
+    directory = jclass("org.apache.lucene.store.FSDirectory").open(path)
     reader = jclass("org.apache.lucene.index.DirectoryReader").open(directory)
     try:
         return reader.numDocs()
