@@ -29,12 +29,12 @@ class BuildReport:
     lucene_seconds: float = 0.0
 
     @property
-    def encode_docs_per_second(self) -> float:
-        return self.encoded_docs / self.encode_seconds if self.encode_seconds else float("nan")
+    def encode_docs_per_second(self) -> float | None:
+        return self.encoded_docs / self.encode_seconds if self.encoded_docs else None
 
     @property
-    def lucene_docs_per_second(self) -> float:
-        return self.info.num_docs / self.lucene_seconds if self.lucene_seconds else float("nan")
+    def lucene_docs_per_second(self) -> float | None:
+        return self.info.num_docs / self.lucene_seconds if self.lucene_seconds else None
 
 
 def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encoder: Encoder | None = None,
@@ -57,9 +57,12 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
                      model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.settings,
                      vocab_fingerprint=encoder.fingerprint, scale=scale,
                      avg_postings_per_doc=round(impact.avg_postings_per_doc, 2))
+    report = BuildReport(info, stats.seconds, stats.encoded_now, lucene_seconds)
+    info.speed = {"encode_docs_per_s": report.encode_docs_per_second,
+                  "index_docs_per_s": report.lucene_docs_per_second}
     _warn_empty(info)
     info.save(out)
-    return BuildReport(info, stats.seconds, stats.encoded_now, lucene_seconds)
+    return report
 
 
 def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float = 0.4, threads: int = 2,
@@ -70,9 +73,11 @@ def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float 
     num_docs, num_blank = write_bm25_index(read_corpus(corpus), out / LUCENE_DIR, threads=threads)
     info = IndexInfo(kind="bm25", num_docs=num_docs, num_empty=num_blank, corpus=str(corpus),
                      bm25={"k1": k1, "b": b})
+    report = BuildReport(info, lucene_seconds=time.perf_counter() - start)
+    info.speed = {"index_docs_per_s": report.lucene_docs_per_second}
     _warn_empty(info)
     info.save(out)
-    return BuildReport(info, lucene_seconds=time.perf_counter() - start)
+    return report
 
 
 def _prepare(out: Path, overwrite: bool) -> Path:

@@ -62,18 +62,34 @@ class Searcher:
 
     def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
         """Top-`k` (doc id, score) for one query text."""
+        return self.search_prepared(self.prepare_query(text), k)
+
+    def prepare_query(self, text: str):
+        """What Lucene is asked for one query: the text (BM25) or the encoded int vector (impact)."""
         if self.encoder is None:
-            hits = self._simple_searcher().search(text, k)
-        else:
-            vector = self.encoder.encode_queries([text]).quantize(self.info.scale)
-            hits = self._simple_searcher().search(_java_int_map(vector, self.encoder.vocab), k) if vector.indices.size else []
-        return [(hit.docid, hit.score) for hit in hits]
+            return text
+        vector = self.encoder.encode_queries([text]).quantize(self.info.scale)
+        return _java_int_map(vector, self.encoder.vocab) if vector.indices.size else None
+
+    def search_prepared(self, prepared, k: int = 10) -> list[tuple[str, float]]:
+        """Search with the output of `prepare_query` (split so encoding and search time apart)."""
+        if prepared is None:
+            return []
+        return [(hit.docid, hit.score) for hit in self._simple_searcher().search(prepared, k)]
 
     def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
         """The quantized query vectors this impact index is searched with."""
         vectors = self.encoder.encode_queries([q.text for q in queries], [q.id for q in queries],
                                               progress=progress)
         return vectors.quantize(self.info.scale)
+
+    def query_terms(self, queries: Sequence[Query]) -> list[set[str]]:
+        """The index terms each query is searched with (analyzed tokens for BM25)."""
+        if self.encoder is None:
+            analyze = jclass("io.anserini.analysis.AnalyzerUtils").analyze
+            return [set(analyze(q.text)) if q.text.strip() else set() for q in queries]
+        vectors, vocab = self.encode_queries(queries), self.encoder.vocab
+        return [{vocab[t] for t in vectors.row(i)[0].tolist()} for i in range(len(vectors))]
 
     def _topic_lines(self, queries: Sequence[Query], *, progress: bool) -> list[str]:
         if self.encoder is None:

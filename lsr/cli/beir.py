@@ -1,0 +1,39 @@
+"""`lsr beir`: the BEIR benchmark with a quality and cost report."""
+
+from __future__ import annotations
+
+import click
+
+from lsr.eval.metrics import DEFAULT_MEASURES
+
+
+@click.command()
+@click.option("-m", "--model", "models", multiple=True, help="Model folder or hub id, repeatable.")
+@click.option("-d", "--datasets", required=True,
+              help="Comma-separated BEIR names (scifact,nfcorpus,cqadupstack,…), folders or irds: ids.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder holding BEIR folders by name.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Work and report folder.")
+@click.option("-k", "--hits", "k", default=1000, show_default=True, help="Documents per query.")
+@click.option("-M", "--measure", "measures", multiple=True, help="ir-measures names (default nDCG@10, R@100, MRR@10).")
+@click.option("--latency-queries", default=100, show_default=True, help="Queries timed one at a time.")
+@click.option("--threads", type=int, help="Lucene threads for indexing and search.")
+def beir(models: tuple[str, ...], datasets: str, data_dir: str | None, out: str, k: int,
+         measures: tuple[str, ...], latency_queries: int, threads: int | None) -> None:
+    """Encode, index, search and evaluate every model and BM25 on BEIR datasets; write a report.
+
+    Every stage is cached under OUT: rerunning after a kill, or with one more model, does only
+    what is missing.
+    """
+    from lsr.eval.beir import run_beir, systems_for
+    from lsr.eval.beir_datasets import resolve_datasets
+    from lsr.eval.metrics import parse_measures
+    from lsr.eval.report import write_report
+
+    measures = measures or DEFAULT_MEASURES
+    parse_measures(measures)
+    resolved = resolve_datasets([d for d in datasets.split(",") if d.strip()], data_dir)
+    results = run_beir(systems_for(models), resolved, out, k=k, measures=measures,
+                       latency_queries=latency_queries, threads=threads)
+    paths = write_report(results, out, measures)
+    click.echo(paths[0].read_text(encoding="utf-8"))
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
