@@ -148,3 +148,16 @@ def test_duplicate_document_id_fails_without_a_complete_index(tmp_path):
     with pytest.raises(LsrError, match="d1"):
         build_bm25_index(str(folder), tmp_path / "bm25")
     assert not (tmp_path / "bm25" / INFO_FILE).exists()
+
+
+def test_pruning_is_applied_recorded_and_used_for_queries(tmp_path, mini_scifact, splade_tiny, encoder):
+    from lsr.indexing.pruning import Pruning
+
+    pruning = Pruning(doc_top_k=32, query_top_k=8)
+    report = build_impact_index(str(mini_scifact), tmp_path / "idx", splade_tiny, encoder=encoder,
+                                pruning=pruning, progress=False)
+    assert report.info.pruning == pruning.to_dict()
+    assert report.info.avg_postings_per_doc <= 32
+    searcher = Searcher(tmp_path / "idx")
+    assert searcher.pruning == pruning
+    assert searcher.encode_queries(read_queries(mini_scifact, "test")[:20]).nnz_per_row().max() <= 8

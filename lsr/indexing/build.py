@@ -10,9 +10,10 @@ from pathlib import Path
 
 from lsr.data import read_corpus
 from lsr.errors import LsrError
-from lsr.indexing.encode_corpus import encode_corpus, shard_paths
+from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE, encode_corpus, shard_paths
 from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
 from lsr.indexing.lucene import write_bm25_index, write_impact_index
+from lsr.indexing.pruning import Pruning
 from lsr.models import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ class BuildReport:
 
 
 def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encoder: Encoder | None = None,
-                       scale: float = DEFAULT_SCALE, shard_size: int = 2048, threads: int = 2,
-                       overwrite: bool = False, progress: bool = True) -> BuildReport:
-    """Encode `corpus` with `model` into Parquet shards, then write a Lucene impact index.
+                       scale: float = DEFAULT_SCALE, pruning: Pruning = Pruning(), shard_size: int = DEFAULT_SHARD_SIZE,
+                       threads: int = 2, overwrite: bool = False, progress: bool = True) -> BuildReport:
+    """Encode `corpus` with `model` into Parquet shards, then write a (pruned) Lucene impact index.
 
     Rerunning after an interruption resumes the encoding where it stopped.
     """
@@ -51,12 +52,12 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
                           shard_size=shard_size, progress=progress)
     start = time.perf_counter()
     impact = write_impact_index(shard_paths(out / VECTORS_DIR), encoder.vocab, scale, out / LUCENE_DIR,
-                                threads=threads)
+                                pruning=pruning, threads=threads)
     lucene_seconds = time.perf_counter() - start
     info = IndexInfo(kind="impact", num_docs=impact.num_docs, num_empty=impact.num_empty, corpus=str(corpus),
                      model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.settings,
                      vocab_fingerprint=encoder.fingerprint, scale=scale,
-                     avg_postings_per_doc=round(impact.avg_postings_per_doc, 2))
+                     avg_postings_per_doc=round(impact.avg_postings_per_doc, 2), pruning=pruning.to_dict())
     report = BuildReport(info, stats.seconds, stats.encoded_now, lucene_seconds)
     info.speed = {"encode_docs_per_s": report.encode_docs_per_second,
                   "index_docs_per_s": report.lucene_docs_per_second}

@@ -25,6 +25,7 @@ from lsr.models import Encoder
 
 log = logging.getLogger(__name__)
 MANIFEST = "encoding.json"
+DEFAULT_SHARD_SIZE = 1024
 
 
 @dataclass
@@ -45,7 +46,7 @@ def shard_paths(folder: str | Path) -> list[Path]:
 
 
 def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *,
-                  model_name: str, shard_size: int = 2048, progress: bool = True) -> EncodeStats:
+                  model_name: str, shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True) -> EncodeStats:
     """Encode `docs` into shards under `folder`, resuming after the shards already there."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

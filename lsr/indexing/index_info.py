@@ -35,6 +35,7 @@ class IndexInfo:
     vocab_fingerprint: str | None = None
     scale: float | None = None     # impact: int weight = round(float weight * scale)
     avg_postings_per_doc: float | None = None
+    pruning: dict[str, Any] = field(default_factory=dict)  # impact: lsr.indexing.pruning.Pruning fields
     bm25: dict[str, float] | None = None  # bm25: {"k1": .., "b": ..}
     speed: dict[str, float] = field(default_factory=dict)  # encode_docs_per_s, index_docs_per_s of the build
     format_version: int = 1

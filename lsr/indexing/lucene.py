@@ -18,6 +18,7 @@ from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
 from lsr.indexing.jvm import jclass
+from lsr.indexing.pruning import Pruning
 from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,13 @@ class ImpactStats:
 
 
 def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
-                       *, threads: int = 2) -> ImpactStats:
-    """Quantize the vectors in `shards` with `scale` and write a Lucene impact index at `out`."""
+                       *, pruning: Pruning = Pruning(), threads: int = 2) -> ImpactStats:
+    """Prune and quantize (with `scale`) the vectors in `shards`; write a Lucene impact index at `out`."""
     check_vocab_terms(vocab)
     stats = ImpactStats(0, 0, 0)
     with tempfile.TemporaryDirectory(prefix="lsr-impact-") as tmp:
         for path in shards:
-            vectors = SparseVectors.read_parquet(path).quantize(scale)
+            vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(scale)
             nnz = vectors.nnz_per_row()
             stats.num_docs += len(vectors)
             stats.num_empty += int((nnz == 0).sum())

@@ -19,6 +19,7 @@ from lsr.errors import LsrError
 from lsr.eval.run import Run, read_trec_run
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
 from lsr.indexing.jvm import jclass
+from lsr.indexing.pruning import Pruning
 from lsr.models import Encoder, load_encoder
 from lsr.sparse import SparseVectors
 
@@ -30,11 +31,14 @@ def default_threads() -> int:
 
 
 class Searcher:
-    """Searches one index; impact queries are encoded by the model the index records, or `encoder`."""
+    """Searches one index; impact queries are encoded by the model the index records, or `encoder`,
+    and pruned as the index records, or as `pruning` says."""
 
-    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, threads: int | None = None):
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, threads: int | None = None,
+                 pruning: Pruning | None = None):
         self.index_dir = Path(index_dir)
         self.info = IndexInfo.read(self.index_dir)
+        self.pruning = pruning or Pruning.from_dict(self.info.pruning)
         self.lucene_dir = self.index_dir / LUCENE_DIR
         self.threads = threads or default_threads()
         self.encoder = None
@@ -68,7 +72,7 @@ class Searcher:
         """What Lucene is asked for one query: the text (BM25) or the encoded int vector (impact)."""
         if self.encoder is None:
             return text
-        vector = self.encoder.encode_queries([text]).quantize(self.info.scale)
+        vector = self.pruning.queries(self.encoder.encode_queries([text])).quantize(self.info.scale)
         return _java_int_map(vector, self.encoder.vocab) if vector.indices.size else None
 
     def search_prepared(self, prepared, k: int = 10) -> list[tuple[str, float]]:
@@ -81,7 +85,7 @@ class Searcher:
         """The quantized query vectors this impact index is searched with."""
         vectors = self.encoder.encode_queries([q.text for q in queries], [q.id for q in queries],
                                               progress=progress)
-        return vectors.quantize(self.info.scale)
+        return self.pruning.queries(vectors).quantize(self.info.scale)
 
     def query_terms(self, queries: Sequence[Query]) -> list[set[str]]:
         """The index terms each query is searched with (analyzed tokens for BM25)."""
