@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,11 @@ class SpladeEncoder(Encoder):
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         max_length = self.query_max_length if is_query else self.doc_max_length
         token_ids = self.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-        order = np.argsort([-len(t) for t in token_ids], kind="stable")
-        parts = []
-        starts = range(0, len(texts), self.batch_size)
-        for start in tqdm(starts, desc="encode", unit="batch", disable=not progress, leave=False):
-            rows = order[start:start + self.batch_size]
-            batch = self.tokenizer.pad({"input_ids": [token_ids[i] for i in rows]}, return_tensors="pt")
-            parts.append(SparseVectors.from_dense(self._pooled(batch), [str(i) for i in rows]))
-        encoded = SparseVectors.concat(parts)
-        return encoded.select(np.argsort(order, kind="stable"))
+
+        def pooled(rows: np.ndarray) -> torch.Tensor:
+            return self._pooled(self.tokenizer.pad({"input_ids": [token_ids[i] for i in rows]}, return_tensors="pt"))
+
+        return encode_in_length_order([len(t) for t in token_ids], self.batch_size, pooled, progress=progress)
 
     @torch.inference_mode()
     def _pooled(self, batch) -> torch.Tensor:
@@ -79,3 +76,16 @@ class SpladeEncoder(Encoder):
         logits = self.model(input_ids=input_ids, attention_mask=mask).logits
         logits.masked_fill_(~mask.bool().unsqueeze(-1), float("-inf"))
         return torch.log1p(torch.relu(logits.max(dim=1).values))
+
+
+def encode_in_length_order(lengths: Sequence[int], batch_size: int,
+                           pooled: Callable[[np.ndarray], torch.Tensor], *, progress: bool) -> SparseVectors:
+    """Sparse rows of `pooled(rows)` over batches of row numbers taken longest first (little padding),
+    returned in input order; `lengths` are the rows' token counts."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    parts = []
+    starts = range(0, len(lengths), batch_size)
+    for start in tqdm(starts, desc="encode", unit="batch", disable=not progress, leave=False):
+        rows = order[start:start + batch_size]
+        parts.append(SparseVectors.from_dense(pooled(rows), [str(i) for i in rows]))
+    return SparseVectors.concat(parts).select(np.argsort(order, kind="stable"))
