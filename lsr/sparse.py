@@ -129,6 +129,18 @@ class SparseVectors:
                    np.concatenate([p.indices for p in parts]), np.concatenate([p.values for p in parts]),
                    first.vocab_size, first.scale)
 
+    def group_max(self, groups: Sequence[int] | np.ndarray, ids: Sequence[str]) -> SparseVectors:
+        """One row per id: the elementwise max of the rows whose `groups` entry is its position."""
+        groups = np.asarray(groups, dtype=np.int64)
+        entry_group = np.repeat(groups, self.nnz_per_row())
+        order = np.lexsort((self.indices, entry_group))
+        key = entry_group[order] * self.vocab_size + self.indices[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, dtype=np.int64)
+        values = np.maximum.reduceat(self.values[order], starts) if key.size else self.values[:0]
+        counts = np.bincount(entry_group[order][starts], minlength=len(ids))
+        return SparseVectors(list(ids), np.concatenate([[0], np.cumsum(counts)]), self.indices[order][starts],
+                             values, self.vocab_size, self.scale)
+
     def select(self, rows: Sequence[int] | np.ndarray) -> SparseVectors:
         """The given rows, in the given order (repeats and negative positions allowed)."""
         rows = np.arange(len(self))[np.asarray(rows, dtype=np.int64)]

@@ -327,3 +327,11 @@ def test_constructor_rejects_inconsistent_input(args, message):
 def test_rows_may_restart_term_ids():
     vectors = SparseVectors(["a", "b", "c"], [0, 2, 2, 4], [5, 9, 1, 2], [1.0, 2.0, 3.0, 4.0], VOCAB_SIZE)
     assert vectors.to_dicts(VOCAB) == [{"tok5": 1.0, "tok9": 2.0}, {}, {"tok1": 3.0, "tok2": 4.0}]
+
+
+def test_group_max_takes_the_elementwise_max_per_group():
+    dense = np.array([[1, 0, 3, 0], [2, 0, 1, 0], [0, 0, 0, 0], [0, 5, 0, 0]], dtype=np.float32)
+    vectors = SparseVectors.from_dense(dense, ["a", "b", "c", "d"])
+    pooled = vectors.group_max([0, 0, 2, 1], ["x", "y", "z"])
+    assert pooled.ids == ["x", "y", "z"]
+    assert np.array_equal(pooled.to_scipy().toarray(), [[2, 0, 3, 0], [0, 5, 0, 0], [0, 0, 0, 0]])

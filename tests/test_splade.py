@@ -61,14 +61,34 @@ def test_blank_texts_give_empty_vectors(encoder):
     assert list(vectors.nnz_per_row() > 0) == [False, True, False]
 
 
-def test_max_length_truncates(encoder):
+def test_long_documents_are_windowed_or_truncated(encoder):
     long_text = "heart " * 50 + "zebra"
-    assert "zebra" in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
     encoder.doc_max_length = 16
     try:
+        windowed = encoder.encode_docs([long_text])
+        assert "zebra" in top_terms(encoder, windowed, 0, 200)
+        encoder.long_docs = "first"
         assert "zebra" not in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
     finally:
-        encoder.doc_max_length = 256
+        encoder.doc_max_length, encoder.long_docs = 256, "windows"
+    assert "zebra" not in top_terms(encoder, encoder.encode_queries(["heart " * 70 + "zebra"]), 0, 200)
+
+
+def test_windows_overlap_and_are_max_pooled(encoder):
+    from lsr.models.splade import split_windows
+
+    ids = encoder.tokenizer("protein folding " * 20 + "insulin receptor", add_special_tokens=False)["input_ids"]
+    windows = split_windows(ids, 14, 4)
+    assert all(a[-4:] == b[:4] for a, b in zip(windows, windows[1:])) and windows[-1][-1] == ids[-1]
+    texts = [encoder.tokenizer.decode(w) for w in windows]
+    encoder.doc_max_length, encoder.window_overlap = 16, 4
+    try:
+        pooled = encoder.encode_docs([encoder.tokenizer.decode(ids)]).to_dense_torch()[0]
+        encoder.long_docs = "first"
+        separately = encoder.encode_docs(texts).to_dense_torch()
+    finally:
+        encoder.doc_max_length, encoder.long_docs, encoder.window_overlap = 256, "windows", 64
+    assert torch.allclose(pooled, separately.max(dim=0).values, atol=1e-5)
 
 
 def test_save_and_load_round_trip(encoder, tmp_path):

@@ -10,15 +10,22 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.device import pick_device, pick_dtype
 from lsr.sparse import SparseVectors
 
 
+LONG_DOC_MODES = ("windows", "first")
+
+
 class SpladeEncoder(Encoder):
     """A Hugging Face `*ForMaskedLM` model (BERT, DistilBERT, …) used as a SPLADE encoder.
 
-    Texts are tokenized once, sorted by length and batched, so padding is small.
+    Texts are tokenized once, sorted by length and batched, so padding is small. A document
+    longer than `doc_max_length` is cut into windows overlapping by `window_overlap` tokens
+    whose vectors are max-pooled (`long_docs="windows"`), or truncated (`"first"`); queries
+    are truncated.
     The masked max is taken over the raw logits and log1p∘relu applied after: the
     same function (both are monotone, padding gives 0) with one pass over the
     vocabulary-sized tensor instead of three.
@@ -27,13 +34,18 @@ class SpladeEncoder(Encoder):
     kind = "splade"
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, query_max_length: int = 64,
-                 doc_max_length: int = 256, batch_size: int = 32, device: str | None = None):
+                 doc_max_length: int = 256, batch_size: int = 32, long_docs: str = "windows",
+                 window_overlap: int = 64, device: str | None = None):
+        if long_docs not in LONG_DOC_MODES:
+            raise LsrError(f"long_docs must be one of {', '.join(LONG_DOC_MODES)}, not {long_docs!r}")
         self.device = pick_device(device)
         self.model = model.to(device=self.device, dtype=pick_dtype(self.device)).eval()
         self.tokenizer = tokenizer
         self.query_max_length = query_max_length
         self.doc_max_length = doc_max_length
         self.batch_size = batch_size
+        self.long_docs = long_docs
+        self.window_overlap = window_overlap
         size = self.model.get_output_embeddings().weight.shape[0]
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = tokens + [f"[lsr:{i}]" for i in range(len(tokens), size)]
@@ -53,7 +65,7 @@ class SpladeEncoder(Encoder):
     @property
     def settings(self) -> dict[str, Any]:
         return {"query_max_length": self.query_max_length, "doc_max_length": self.doc_max_length,
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "long_docs": self.long_docs, "window_overlap": self.window_overlap}
 
     def save(self, folder: str | Path) -> None:
         self.model.save_pretrained(folder)
@@ -62,12 +74,23 @@ class SpladeEncoder(Encoder):
 
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         max_length = self.query_max_length if is_query else self.doc_max_length
-        token_ids = self.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        prefix, suffix = special_affixes(self.tokenizer)
+        content = max_length - len(prefix) - len(suffix)
+        overlap = None if is_query or self.long_docs == "first" else self.window_overlap
+        token_ids = self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        windows, owners = [], []
+        for owner, ids in enumerate(token_ids):
+            for chunk in split_windows(ids, content, overlap):
+                windows.append(prefix + chunk + suffix)
+                owners.append(owner)
 
         def pooled(rows: np.ndarray) -> torch.Tensor:
-            return self._pooled(self.tokenizer.pad({"input_ids": [token_ids[i] for i in rows]}, return_tensors="pt"))
+            return self._pooled(self.tokenizer.pad({"input_ids": [windows[i] for i in rows]}, return_tensors="pt"))
 
-        return encode_in_length_order([len(t) for t in token_ids], self.batch_size, pooled, progress=progress)
+        vectors = encode_in_length_order([len(w) for w in windows], self.batch_size, pooled, progress=progress)
+        if len(windows) == len(texts):
+            return vectors
+        return vectors.group_max(owners, [str(i) for i in range(len(texts))])
 
     @torch.inference_mode()
     def _pooled(self, batch) -> torch.Tensor:
@@ -76,6 +99,23 @@ class SpladeEncoder(Encoder):
         logits = self.model(input_ids=input_ids, attention_mask=mask).logits
         logits.masked_fill_(~mask.bool().unsqueeze(-1), float("-inf"))
         return torch.log1p(torch.relu(logits.max(dim=1).values))
+
+
+def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """The special token ids the tokenizer puts before and after one text (e.g. [CLS], [SEP])."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    start = next(i for i in range(len(full)) if full[i:i + len(plain)] == plain)
+    return full[:start], full[start + len(plain):]
+
+
+def split_windows(ids: list[int], size: int, overlap: int | None) -> list[list[int]]:
+    """`ids` cut into windows of `size` tokens, each starting `size - overlap` (at least 1) after
+    the last, the last one ending with `ids`; None: the first window only. Never empty."""
+    if overlap is None or len(ids) <= size:
+        return [ids[:size]]
+    step = max(1, size - overlap)
+    return [ids[start:start + size] for start in range(0, len(ids) - size + step, step)]
 
 
 def encode_in_length_order(lengths: Sequence[int], batch_size: int,
