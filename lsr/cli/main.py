@@ -30,7 +30,9 @@ class _Group(click.Group):
 def cli(java_heap: str | None, quiet: bool) -> None:
     """lsr: learned sparse retrieval with Lucene impact indexes."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="lsr: %(message)s", force=True)
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars from transformers
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars from transformers...
+    if "transformers" in sys.modules:  # ...which reads that variable only when first imported
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
     if java_heap:
         os.environ["LSR_JAVA_HEAP"] = java_heap
 
@@ -48,15 +50,22 @@ def _split_for(source: str, split: str | None) -> str | None:
 @click.option("--scale", default=100.0, show_default=True, help="Impact = round(weight * scale).")
 @click.option("--batch-size", type=int, help="Encoding batch size.")
 @click.option("--doc-max-length", type=int, help="Tokens per document for the encoder.")
-@click.option("--shard-size", default=2048, show_default=True, help="Documents per Parquet shard (resume unit).")
+@click.option("--shard-size", default=1024, show_default=True, help="Documents per Parquet shard (resume unit).")
+@click.option("--doc-top-k", type=int, help="Keep each document's k largest weights.")
+@click.option("--doc-threshold", type=float, help="Keep document weights above this.")
+@click.option("--query-top-k", type=int, help="Keep each query's k largest weights (recorded for search).")
+@click.option("--query-threshold", type=float, help="Keep query weights above this (recorded for search).")
 @click.option("--k1", default=0.9, show_default=True, help="BM25 k1.")
 @click.option("--b", "b", default=0.4, show_default=True, help="BM25 b.")
 @click.option("--threads", default=2, show_default=True, help="Lucene indexing threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
 def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, batch_size: int | None,
-          doc_max_length: int | None, shard_size: int, k1: float, b: float, threads: int, overwrite: bool) -> None:
+          doc_max_length: int | None, shard_size: int, doc_top_k: int | None, doc_threshold: float | None,
+          query_top_k: int | None, query_threshold: float | None, k1: float, b: float, threads: int,
+          overwrite: bool) -> None:
     """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
+    from lsr.indexing.pruning import Pruning
 
     if bm25 == bool(model):
         raise LsrError("give exactly one of --model MODEL or --bm25")
@@ -66,8 +75,9 @@ def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, ba
         from lsr.models import load_encoder
 
         encoder = load_encoder(model, batch_size=batch_size, doc_max_length=doc_max_length)
-        report = build_impact_index(corpus, out, model, encoder=encoder, scale=scale, shard_size=shard_size,
-                                    threads=threads, overwrite=overwrite)
+        pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
+        report = build_impact_index(corpus, out, model, encoder=encoder, scale=scale, pruning=pruning,
+                                    shard_size=shard_size, threads=threads, overwrite=overwrite)
     info = report.info
     click.echo(f"indexed {info.num_docs} documents into {out} ({info.kind})")
     if info.avg_postings_per_doc is not None:
@@ -124,3 +134,9 @@ def eval_(run_file: str, qrels: str, split: str, measures: tuple[str, ...], json
         write_text_atomic(json_out, json.dumps({"run": run_file, "qrels": qrels, **result.values,
                                                 "num_queries": result.num_queries,
                                                 "num_missing": result.num_missing}, indent=2) + "\n")
+
+
+from lsr.cli.idf import idf  # noqa: E402  (the command lives in its own module)
+cli.add_command(idf)
+from lsr.cli.beir import beir  # noqa: E402
+cli.add_command(beir)

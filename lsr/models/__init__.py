@@ -1,7 +1,9 @@
 """Encoders and the registry that loads a model folder as the right one.
 
 `load_encoder(path)` reads `lsr.json` when the folder has one; a plain Hugging Face
-folder is recognised by the architecture named in its `config.json`.
+folder is recognised by the architecture named in its `config.json` (with an `idf.json`
+beside it: OpenSearch's inference-free layout), a sentence-transformers folder by its
+`modules.json`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,26 @@ def _splade(folder: Path, settings: dict[str, Any]) -> Encoder:
     return SpladeEncoder.from_folder(folder, **settings)
 
 
-ENCODER_KINDS = {"splade": _splade}
+def _inference_free(folder: Path, settings: dict[str, Any]) -> Encoder:
+    from lsr.models.inference_free import InferenceFreeEncoder
+
+    return InferenceFreeEncoder.from_folder(folder, **settings)
+
+
+def _sentence_transformers(folder: Path, settings: dict[str, Any]) -> Encoder:
+    from lsr.models.sentence_transformers import load_sentence_transformers
+
+    return load_sentence_transformers(folder, settings)
+
+
+def _decoder_splade(folder: Path, settings: dict[str, Any]) -> Encoder:
+    from lsr.models.decoder import DecoderSpladeEncoder
+
+    return DecoderSpladeEncoder.from_folder(folder, **settings)
+
+
+ENCODER_KINDS = {"splade": _splade, "inference-free": _inference_free,
+                 "sentence-transformers": _sentence_transformers, "decoder-splade": _decoder_splade}
 
 
 def load_encoder(model: str | Path, **overrides: Any) -> Encoder:
@@ -49,7 +70,11 @@ def _local_folder(model: str | Path) -> Path:
 
 
 def _infer_kind(folder: Path) -> str:
+    if (folder / "modules.json").is_file():
+        return "sentence-transformers"
     config_file = folder / "config.json"
+    if not config_file.is_file() and any(folder.glob("*.gguf")):
+        return "decoder-splade"
     if not config_file.is_file():
         raise LsrError(f"{folder}: not a model folder (no lsr.json and no config.json)")
     try:
@@ -57,9 +82,11 @@ def _infer_kind(folder: Path) -> str:
     except json.JSONDecodeError as e:
         raise LsrError(f"{config_file}: invalid JSON ({e})") from e
     if any(a.endswith("ForMaskedLM") for a in architectures):
-        return "splade"
+        return "inference-free" if (folder / "idf.json").is_file() else "splade"
+    if any(a.endswith("ForCausalLM") for a in architectures):
+        return "decoder-splade"
     raise LsrError(f"{folder}: unsupported model (architectures {architectures or 'not given'}; "
-                   f"lsr reads *ForMaskedLM folders or folders with lsr.json)")
+                   f"lsr reads *ForMaskedLM or *ForCausalLM folders, GGUF folders or folders with lsr.json)")
 
 
 __all__ = ["Encoder", "EncoderConfig", "ENCODER_KINDS", "load_encoder", "vocab_fingerprint"]

@@ -110,11 +110,11 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
 
 
 def split_windows(ids: list[int], size: int, overlap: int | None) -> list[list[int]]:
-    """`ids` cut into windows of `size` tokens, each starting `size - overlap` (at least 1) after
-    the last, the last one ending with `ids`; None: the first window only. Never empty."""
+    """`ids` cut into windows of `size` tokens overlapping by `overlap` (at most half a window),
+    the last one ending with `ids`; None: the first window only. Never empty."""
     if overlap is None or len(ids) <= size:
         return [ids[:size]]
-    step = max(1, size - overlap)
+    step = size - min(overlap, size // 2)
     return [ids[start:start + size] for start in range(0, len(ids) - size + step, step)]
 
 
