@@ -14,9 +14,8 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from lsr.data import read_qrels, read_queries
+from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.index_info import LUCENE_DIR
@@ -35,14 +34,9 @@ def measure_search(index: Path, queries, qrels) -> dict[str, float]:
     start = time.perf_counter()
     run = searcher.search(queries, k=1000)
     batch_seconds = time.perf_counter() - start
-    latencies = []
-    for query in queries:
-        start = time.perf_counter()
-        searcher.search_one(query.text, k=10)
-        latencies.append((time.perf_counter() - start) * 1000)
-    figures = {"search_qps": len(queries) / batch_seconds,
-               "latency_p50_ms": float(np.percentile(latencies, 50)),
-               "latency_p99_ms": float(np.percentile(latencies, 99)),
+    latency = measure_latency(searcher, queries)
+    figures = {"search_qps": len(queries) / batch_seconds, "query_encode_ms": latency.encode_ms,
+               "latency_p50_ms": latency.p50_ms, "latency_p99_ms": latency.p99_ms,
                "index_mb": folder_mb(index / LUCENE_DIR)}
     figures.update(evaluate(run, qrels).values)
     return figures

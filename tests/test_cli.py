@@ -47,9 +47,12 @@ def test_bm25_index_search_eval(tmp_path, tiny_beir):
 
 
 def test_impact_index_with_a_model(tmp_path, tiny_beir, splade_tiny):
-    result = run_cli("index", tiny_beir, tmp_path / "idx", "--model", splade_tiny, "--batch-size", "2")
+    result = run_cli("index", tiny_beir, tmp_path / "idx", "--model", splade_tiny, "--batch-size", "2",
+                     "--long-docs", "first", "--doc-top-k", "20")
     assert result.exit_code == 0, result.output
     assert "average postings per document" in result.output
+    info = json.loads((tmp_path / "idx" / "lsr-index.json").read_text())
+    assert info["encoder_settings"]["long_docs"] == "first" and info["pruning"]["doc_top_k"] == 20
     assert run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "run.trec").exit_code == 0
     assert (tmp_path / "run.trec").read_text().startswith("q1 Q0 d")
 

@@ -49,7 +49,9 @@ def _split_for(source: str, split: str | None) -> str | None:
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
 @click.option("--scale", default=100.0, show_default=True, help="Impact = round(weight * scale).")
 @click.option("--batch-size", type=int, help="Encoding batch size.")
-@click.option("--doc-max-length", type=int, help="Tokens per document for the encoder.")
+@click.option("--doc-max-length", type=int, help="Tokens per document window for the encoder.")
+@click.option("--long-docs", type=click.Choice(["windows", "first"]),
+              help="Longer documents: max-pool overlapping windows, or keep the first window (SPLADE encoders).")
 @click.option("--shard-size", default=1024, show_default=True, help="Documents per Parquet shard (resume unit).")
 @click.option("--doc-top-k", type=int, help="Keep each document's k largest weights.")
 @click.option("--doc-threshold", type=float, help="Keep document weights above this.")
@@ -60,9 +62,9 @@ def _split_for(source: str, split: str | None) -> str | None:
 @click.option("--threads", default=2, show_default=True, help="Lucene indexing threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
 def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, batch_size: int | None,
-          doc_max_length: int | None, shard_size: int, doc_top_k: int | None, doc_threshold: float | None,
-          query_top_k: int | None, query_threshold: float | None, k1: float, b: float, threads: int,
-          overwrite: bool) -> None:
+          doc_max_length: int | None, long_docs: str | None, shard_size: int, doc_top_k: int | None,
+          doc_threshold: float | None, query_top_k: int | None, query_threshold: float | None, k1: float,
+          b: float, threads: int, overwrite: bool) -> None:
     """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
     from lsr.indexing.pruning import Pruning
@@ -74,7 +76,7 @@ def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, ba
     else:
         from lsr.models import load_encoder
 
-        encoder = load_encoder(model, batch_size=batch_size, doc_max_length=doc_max_length)
+        encoder = load_encoder(model, batch_size=batch_size, doc_max_length=doc_max_length, long_docs=long_docs)
         pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
         report = build_impact_index(corpus, out, model, encoder=encoder, scale=scale, pruning=pruning,
                                     shard_size=shard_size, threads=threads, overwrite=overwrite)

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from lsr.data import read_qrels, read_queries
 from lsr.eval.beir_datasets import Dataset
+from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
 from lsr.eval.run import read_trec_run, write_trec_run
 from lsr.fileio import write_text_atomic
@@ -116,7 +116,7 @@ def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Seque
     summary = evaluate(run, qrels, measures)
     searcher = Searcher(folder / "index", threads=threads)
     info = IndexInfo.read(folder / "index")
-    encode_ms, total_ms = _latencies(searcher, queries[:latency_queries])
+    latency = measure_latency(searcher, queries[:latency_queries])
     search = json.loads((folder / "search.json").read_text(encoding="utf-8"))
     result = {
         "dataset": dataset.name, "group": dataset.group, "system": system.name, "model": system.model,
@@ -125,28 +125,12 @@ def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Seque
         "costs": {**asdict(cost_stats(searcher, queries)),
                   "index_mb": _folder_mb(folder / "index" / LUCENE_DIR),
                   "encode_docs_per_s": info.speed.get("encode_docs_per_s"),
-                  "query_encode_ms": float(np.median(encode_ms)),
-                  "latency_p50_ms": float(np.percentile(total_ms, 50)),
-                  "latency_p99_ms": float(np.percentile(total_ms, 99)),
+                  "query_encode_ms": latency.encode_ms,
+                  "latency_p50_ms": latency.p50_ms,
+                  "latency_p99_ms": latency.p99_ms,
                   "qps": search["qps"]},
     }
     write_text_atomic(folder / "results.json", json.dumps(result, indent=1) + "\n")
-
-
-def _latencies(searcher: Searcher, queries) -> tuple[list[float], list[float]]:
-    """Per query: encoding ms and encoding + top-10 search ms, one query at a time (after a warm-up)."""
-    for query in queries[:5]:
-        searcher.search_one(query.text)
-    encode_ms, total_ms = [], []
-    for query in queries:
-        start = time.perf_counter()
-        prepared = searcher.prepare_query(query.text)
-        encoded = time.perf_counter()
-        searcher.search_prepared(prepared, 10)
-        end = time.perf_counter()
-        encode_ms.append((encoded - start) * 1000)
-        total_ms.append((end - start) * 1000)
-    return encode_ms, total_ms
 
 
 def _folder_mb(path: Path) -> float:

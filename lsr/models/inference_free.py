@@ -76,9 +76,8 @@ class InferenceFreeEncoder(Encoder):
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         if not is_query:
             return self.doc_encoder.encode_docs(texts, progress=progress)
-        token_ids = self.tokenizer(texts, add_special_tokens=False, truncation=True,
-                                   max_length=self.query_max_length, return_attention_mask=False,
-                                   return_token_type_ids=False)["input_ids"]
+        encodings = self.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+        token_ids = [e.ids[:self.query_max_length] for e in encodings]
         rows, terms = distinct_terms(token_ids, len(self.vocab))
         weights = self.query_weights[terms]
         keep = weights != 0

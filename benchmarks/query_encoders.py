@@ -1,0 +1,66 @@
+"""Query-side cost: masked-LM SPLADE queries vs inference-free (IDF) queries vs BM25, same corpus.
+
+Both sparse systems search the same impact index (documents by the SPLADE encoder, which is
+also the inference-free model's document side), so only the query encoder differs.
+Prints one line per figure: the encoder alone (median ms per query, batch 1), query preparation
+(encoding + quantization + the Java query object), end-to-end P50/P99 ms (preparation + top-10
+search), nDCG@10, and the masked-LM / inference-free encoder ratio.
+
+    python benchmarks/query_encoders.py --impact-index runs/beir/scifact/splade-tiny/index \\
+        --bm25-index runs/beir/scifact/bm25/index --inference-free runs/models/splade-tiny-idf
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lsr.data import read_qrels, read_queries
+from lsr.eval.latency import measure_latency
+from lsr.eval.metrics import evaluate
+from lsr.indexing.search import Searcher
+from lsr.models import load_encoder
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED / "data/beir/scifact"))
+    parser.add_argument("--impact-index", type=Path, required=True)
+    parser.add_argument("--bm25-index", type=Path, required=True)
+    parser.add_argument("--inference-free", type=Path, required=True, help="Inference-free model folder.")
+    args = parser.parse_args()
+    queries, qrels = read_queries(args.data, "test"), read_qrels(args.data, "test")
+    searchers = {"bm25": Searcher(args.bm25_index), "splade-mlm-queries": Searcher(args.impact_index),
+                 "inference-free-queries": Searcher(args.impact_index, load_encoder(args.inference_free))}
+    figures = {}
+    for name, searcher in searchers.items():
+        latency = measure_latency(searcher, queries)
+        ndcg = evaluate(searcher.search(queries, 1000), qrels, ["nDCG@10"]).values["nDCG@10"]
+        figures[name] = encoder_ms(searcher, queries)
+        for label, value in [("encoder_ms", figures[name]), ("query_prepare_ms", latency.encode_ms),
+                             ("latency_p50_ms", latency.p50_ms),
+                             ("latency_p99_ms", latency.p99_ms), ("nDCG@10", ndcg)]:
+            print(f"{name:24s} {label:16s} {value:.4f}")
+    ratio = figures["splade-mlm-queries"] / figures["inference-free-queries"]
+    print(f"{'masked-LM / inference-free query encoder':41s} {ratio:.1f}x")
+
+
+def encoder_ms(searcher: Searcher, queries) -> float:
+    """Median ms of the query encoder alone, one query at a time (0 for BM25: Lucene analyzes)."""
+    if searcher.encoder is None:
+        return 0.0
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        searcher.encoder.encode_queries([query.text])
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+if __name__ == "__main__":
+    main()
