@@ -14,7 +14,8 @@ lsr=.venv/bin/lsr
 mkdir -p "$out"
 $lsr index "$data" "$out/bm25" --bm25 --overwrite
 $lsr search "$out/bm25" "$data" "$out/bm25.trec"
-$lsr index "$data" "$out/splade" --model "$model"   # resumes if interrupted
+# resumes if interrupted; skipped once complete
+[ -f "$out/splade/lsr-index.json" ] || $lsr index "$data" "$out/splade" --model "$model"
 $lsr search "$out/splade" "$data" "$out/splade.trec"
 for system in bm25 splade; do
   $lsr -q eval "$out/$system.trec" "$data" --json "$out/$system.eval.json"
