@@ -1,0 +1,1 @@
+"""The `lsr` command line (`lsr.cli.main:cli`)."""

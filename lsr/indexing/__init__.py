@@ -1,0 +1,1 @@
+"""Everything that touches Java: the JVM, Lucene index writers, the `Searcher`, index statistics."""
