@@ -160,7 +160,7 @@ class DecoderSpladeEncoder(Encoder):
         max_length = self.query_max_length if is_query else self.doc_max_length
         *pieces, suffix = self._pieces[is_query]
         prompts = []
-        for text_ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        for text_ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]:
             text_ids = text_ids[:max_length]
             ids = list(self._bos)
             for piece in pieces:
