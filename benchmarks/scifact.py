@@ -18,14 +18,10 @@ from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.index_info import LUCENE_DIR
 from lsr.indexing.search import Searcher
+from lsr.indexing.stats import index_mb
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def folder_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
 def measure_search(index: Path, queries, qrels) -> dict[str, float]:
@@ -37,7 +33,7 @@ def measure_search(index: Path, queries, qrels) -> dict[str, float]:
     latency = measure_latency(searcher, queries)
     figures = {"search_qps": len(queries) / batch_seconds, "query_encode_ms": latency.encode_ms,
                "latency_p50_ms": latency.p50_ms, "latency_p99_ms": latency.p99_ms,
-               "index_mb": folder_mb(index / LUCENE_DIR)}
+               "index_mb": index_mb(index)}
     figures.update(evaluate(run, qrels).values)
     return figures
 

@@ -29,9 +29,9 @@ from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
 from lsr.eval.run import read_trec_run, write_trec_run
 from lsr.fileio import write_text_atomic
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, IndexInfo
+from lsr.indexing.index_info import INFO_FILE, IndexInfo
 from lsr.indexing.search import Searcher
-from lsr.indexing.stats import cost_stats
+from lsr.indexing.stats import cost_stats, index_mb
 
 log = logging.getLogger(__name__)
 BM25 = "bm25"
@@ -123,7 +123,7 @@ def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Seque
         "metrics": summary.values, "num_queries": summary.num_queries, "num_missing": summary.num_missing,
         "per_query": evaluate_per_query(run, qrels, measures),
         "costs": {**asdict(cost_stats(searcher, queries)),
-                  "index_mb": _folder_mb(folder / "index" / LUCENE_DIR),
+                  "index_mb": index_mb(folder / "index"),
                   "encode_docs_per_s": info.speed.get("encode_docs_per_s"),
                   "query_encode_ms": latency.encode_ms,
                   "latency_p50_ms": latency.p50_ms,
@@ -131,10 +131,6 @@ def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Seque
                   "qps": search["qps"]},
     }
     write_text_atomic(folder / "results.json", json.dumps(result, indent=1) + "\n")
-
-
-def _folder_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
 _STAGES: list[tuple[str, str, Callable[..., None]]] = [

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lsr.data import Query
+from lsr.indexing.index_info import LUCENE_DIR
 from lsr.indexing.jvm import jclass
 from lsr.indexing.search import Searcher
 
@@ -36,3 +38,8 @@ def cost_stats(searcher: Searcher, queries: Sequence[Query]) -> CostStats:
     flops = sum(doc_freq[t] for terms in query_terms for t in terms) / (len(queries) * num_docs)
     return CostStats(postings_per_doc=postings / num_docs,
                      postings_per_query=sum(map(len, query_terms)) / len(queries), flops=flops)
+
+
+def index_mb(index_dir: str | Path) -> float:
+    """Size of an index folder's Lucene index in MiB."""
+    return sum(f.stat().st_size for f in (Path(index_dir) / LUCENE_DIR).rglob("*") if f.is_file()) / 2**20
