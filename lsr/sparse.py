@@ -63,19 +63,21 @@ class SparseVectors:
             raise ValueError(f"vocab_size must be >= 0, got {self.vocab_size}")
         if len(indptr) != len(self.ids) + 1:
             raise ValueError(f"indptr has {len(indptr)} entries for {len(self.ids)} ids (needs len(ids) + 1)")
-        if indptr[0] != 0 or indptr[-1] != nnz or (np.diff(indptr) < 0).any():
+        if indptr[0] != 0 or indptr[-1] != nnz or (indptr[1:] < indptr[:-1]).any():
             raise ValueError(f"indptr must rise from 0 to the number of entries ({nnz}) without falling")
         if len(self.values) != nnz:
             raise ValueError(f"{len(self.values)} values for {nnz} term ids")
         if nnz and (indices.min() < 0 or indices.max() >= self.vocab_size):
             raise ValueError(f"term ids must lie in [0, {self.vocab_size}), "
                              f"found {indices.min()}..{indices.max()}")
-        rising = np.diff(indices) > 0
-        row_starts = indptr[1:-1]
-        rising[row_starts[(row_starts > 0) & (row_starts < nnz)] - 1] = True
-        if not rising.all():
-            bad_row = int(np.searchsorted(indptr, np.argmin(rising) + 1, side="right")) - 1
-            raise ValueError(f"row {self.ids[bad_row]!r}: term ids must be strictly ascending (sorted, no repeats)")
+        # A term id not above its predecessor is only allowed where a new row starts.
+        not_rising = np.flatnonzero(indices[1:] <= indices[:-1]) + 1
+        if not_rising.size:
+            inside_a_row = not_rising[~np.isin(not_rising, indptr)]
+            if inside_a_row.size:
+                bad_row = int(np.searchsorted(indptr, inside_a_row[0], side="right")) - 1
+                raise ValueError(f"row {self.ids[bad_row]!r}: term ids must be strictly ascending "
+                                 "(sorted, no repeats)")
         if self.is_quantized != (self.values.dtype == np.int32):
             raise ValueError(f"{self.values.dtype} weights with scale={self.scale}: "
                              f"integer weights need a scale and float weights none")
@@ -106,6 +108,19 @@ class SparseVectors:
     def nnz_per_row(self) -> np.ndarray:
         """Number of stored terms in each row."""
         return np.diff(self.indptr)
+
+    @classmethod
+    def unchecked(cls, ids: list[str], indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
+                  vocab_size: int) -> SparseVectors:
+        """Float vectors from arrays that are valid by construction, skipping all checks and casts.
+
+        For per-query hot paths only: `indptr` int64, `indices` int32 strictly ascending per row
+        and below `vocab_size`, `values` finite float32. Anything else belongs in the constructor.
+        """
+        vectors = cls.__new__(cls)
+        vectors.ids, vectors.indptr, vectors.indices, vectors.values = ids, indptr, indices, values
+        vectors.vocab_size, vectors.scale = vocab_size, None
+        return vectors
 
     @classmethod
     def empty(cls, vocab_size: int) -> SparseVectors:
@@ -368,6 +383,8 @@ def _as_1d(name: str, array: object, dtype: type[np.number]) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.dtype == dtype:
+        return array
     if array.size and np.issubdtype(dtype, np.integer):
         if not np.issubdtype(array.dtype, np.integer):
             raise ValueError(f"{name} must hold integers, got {array.dtype}")

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from lsr.data import read_qrels, read_queries
+from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.idf import load_idf
 from lsr.models.inference_free import InferenceFreeEncoder
 from lsr.models.splade import SpladeEncoder
+from lsr.sparse import SparseVectors
 from tests.conftest import SHARED, _require
 
 QUERIES = ["what causes heart disease", "Statin use and breast cancer survival",
@@ -48,6 +50,19 @@ def test_query_weights_are_the_table(encoder, table):
         assert weights == pytest.approx({token: table[token] for token in tokens}), text
     first = encoder.encode_queries(["what causes heart disease"]).to_dicts(encoder.vocab)[0]
     assert first["heart"] == pytest.approx(4.19, abs=0.01) and set(first) == {"what", "causes", "heart", "disease"}
+
+
+def test_one_query_at_a_time_equals_a_batch_and_passes_the_checks(encoder):
+    batch = encoder.encode_queries(QUERIES)
+    for i, text in enumerate(QUERIES):
+        one = encoder.encode_queries([text])
+        checked = SparseVectors(one.ids, one.indptr, one.indices, one.values, one.vocab_size)
+        assert checked.to_dicts(encoder.vocab) == [batch.to_dicts(encoder.vocab)[i]]
+
+
+def test_non_finite_table_weights_are_refused(encoder):
+    with pytest.raises(LsrError, match="NaN or infinite"):
+        InferenceFreeEncoder(encoder.doc_encoder, {"heart": float("inf")})
 
 
 def test_repeats_count_once_and_special_tokens_never_appear(encoder, table):

@@ -324,6 +324,13 @@ def test_constructor_rejects_inconsistent_input(args, message):
         SparseVectors(*args)
 
 
+def test_unchecked_wraps_the_same_arrays_as_the_constructor():
+    vectors = random_vectors(5)
+    same = SparseVectors.unchecked(vectors.ids, vectors.indptr, vectors.indices, vectors.values, VOCAB_SIZE)
+    assert_same(same, vectors)
+    assert same.scale is None and same.indices is vectors.indices
+
+
 def test_rows_may_restart_term_ids():
     vectors = SparseVectors(["a", "b", "c"], [0, 2, 2, 4], [5, 9, 1, 2], [1.0, 2.0, 3.0, 4.0], VOCAB_SIZE)
     assert vectors.to_dicts(VOCAB) == [{"tok5": 1.0, "tok9": 2.0}, {}, {"tok1": 3.0, "tok2": 4.0}]

@@ -125,9 +125,13 @@ class Searcher:
 
 
 def _java_int_map(vector: SparseVectors, vocab: Sequence[str]):
-    """Row 0 of a quantized vector as the java.util.HashMap<String, Integer> Anserini takes."""
-    hash_map, integer = jclass("java.util.HashMap")(), jclass("java.lang.Integer")
+    """Row 0 of a quantized vector as the java.util.HashMap<String, Integer> Anserini takes.
+
+    pyjnius turns a Python int passed as an Object into a java.lang.Integer: one JNI call per term.
+    """
+    hash_map = jclass("java.util.HashMap")()
+    put = hash_map.put
     terms, weights = vector.row(0)
     for term, weight in zip(terms.tolist(), weights.tolist()):
-        hash_map.put(vocab[term], integer(weight))
+        put(vocab[term], weight)
     return hash_map

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
-from lsr.models.idf import distinct_terms, load_idf, save_idf
+from lsr.models.idf import load_idf, save_idf
 from lsr.models.splade import SpladeEncoder
 from lsr.sparse import SparseVectors
 
@@ -38,6 +39,7 @@ class InferenceFreeEncoder(Encoder):
         self.default_weight = float(default_weight)
         self.weights_file = weights_file
         self.query_weights = self._weight_vector()
+        self._query_weight_list = self.query_weights.tolist()
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, table: Mapping[str, float] | None = None,
@@ -76,14 +78,27 @@ class InferenceFreeEncoder(Encoder):
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         if not is_query:
             return self.doc_encoder.encode_docs(texts, progress=progress)
-        encodings = self.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
-        token_ids = [e.ids[:self.query_max_length] for e in encodings]
-        rows, terms = distinct_terms(token_ids, len(self.vocab))
-        weights = self.query_weights[terms]
-        keep = weights != 0
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(texts)))])
-        return SparseVectors([str(i) for i in range(len(texts))], indptr, terms[keep], weights[keep],
-                             len(self.vocab))
+        return self._encode_queries(texts)
+
+    def _encode_queries(self, texts: list[str]) -> SparseVectors:
+        """Each distinct token once, weighted from the table; plain Python, as queries are short."""
+        tokenizer = self.tokenizer.backend_tokenizer
+        if len(texts) == 1:  # encode() skips encode_batch's thread-pool overhead for the common case
+            encodings = [tokenizer.encode(texts[0], add_special_tokens=False)]
+        else:
+            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+        weight_of = self._query_weight_list
+        indptr, indices, values = [0], [], []
+        for encoding in encodings:
+            for term in sorted(set(encoding.ids[:self.query_max_length])):
+                if weight := weight_of[term]:
+                    indices.append(term)
+                    values.append(weight)
+            indptr.append(len(indices))
+        # Valid by construction: sorted distinct ids from the vocabulary, finite table weights.
+        return SparseVectors.unchecked([str(i) for i in range(len(texts))], np.array(indptr, dtype=np.int64),
+                                       np.array(indices, dtype=np.int32), np.array(values, dtype=np.float32),
+                                       len(self.vocab))
 
     def _weight_vector(self) -> np.ndarray:
         """Query weight of every term id: the table's, else `default_weight`; 0 for special tokens."""
@@ -97,4 +112,6 @@ class InferenceFreeEncoder(Encoder):
             terms, values = zip(*known)
             weights[list(terms)] = values
         weights[self.tokenizer.all_special_ids] = 0.0
+        if not np.isfinite(weights).all():
+            raise LsrError("the query weight table holds NaN or infinite weights")
         return weights
