@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from lsr.indexing.lucene import count_docs
 from lsr.indexing.search import Searcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import write_beir
+from tests.conftest import make_tiny_mlm, write_beir
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +137,21 @@ def test_blank_documents_and_queries_are_kept_and_match_nothing(tmp_path, splade
                         ("bm25", lambda o: build_bm25_index(str(folder), o))]:
         info = build(tmp_path / name).info
         assert (info.num_docs, info.num_empty) == (3, 1)
-        assert "1 of 3 documents have no terms" in caplog.text
+        assert "1 of 3 documents have no terms" in caplog.text and "near-dense" not in caplog.text
         run = Searcher(tmp_path / name).search(read_queries(folder, "test"), k=10)
         assert run["q2"] == [] and run["q1"][0][0] == "d1"
         assert "d2" not in {d for d, _ in run["q1"]}
+
+
+def test_near_dense_vectors_are_warned_about(tmp_path, caplog):
+    words = ["heart", "disease", "liver", "glucose", "cell", "protein"]
+    model = make_tiny_mlm(tmp_path / "random-mlm", words)
+    docs = [{"_id": f"d{i}", "title": "", "text": " ".join(words[i:] + words[:i])} for i in range(len(words))]
+    folder = write_beir(tmp_path / "beir", docs, [], [])
+    with caplog.at_level(logging.WARNING):
+        info = build_impact_index(str(folder), tmp_path / "idx", model, progress=False).info
+    assert info.avg_postings_per_doc > 0.1 * 11
+    assert "near-dense" in caplog.text and "--doc-top-k" in caplog.text
 
 
 def test_duplicate_document_id_fails_without_a_complete_index(tmp_path):

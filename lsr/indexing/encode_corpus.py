@@ -22,10 +22,14 @@ from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import write_text_atomic
 from lsr.models import Encoder
+from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)
 MANIFEST = "encoding.json"
 DEFAULT_SHARD_SIZE = 1024
+# Trained sparse encoders keep well under 1 % of the vocabulary per document; above this
+# fraction the vectors are near-dense (an untrained or mis-configured model).
+NEAR_DENSE_FRACTION = 0.1
 
 
 @dataclass
@@ -62,12 +66,23 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
         if not batch:
             break
         vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
+        if encoded_now == 0:
+            _warn_if_near_dense(vectors, folder)
         vectors.to_parquet(folder / f"part-{index:05d}.parquet")
         num_docs += len(batch)
         encoded_now += len(batch)
         bar.update(len(batch))
     bar.close()
     return EncodeStats(num_docs, encoded_now, time.perf_counter() - start)
+
+
+def _warn_if_near_dense(vectors: SparseVectors, folder: Path) -> None:
+    mean_terms = float(vectors.nnz_per_row().mean())
+    if mean_terms > NEAR_DENSE_FRACTION * vectors.vocab_size:
+        log.warning("%s: documents average %.0f terms each, %.0f %% of the %d-term vocabulary: near-dense "
+                    "vectors make large shards and, unless pruned (--doc-top-k, e.g. 256, or --doc-threshold), "
+                    "a large and slow index. Is the model trained for sparsity?",
+                    folder, mean_terms, 100 * mean_terms / vectors.vocab_size, vectors.vocab_size)
 
 
 def _check_manifest(folder: Path, manifest: dict) -> None:
