@@ -99,7 +99,7 @@ def splade_folder(root: Path, version: Version, **pooling) -> Path:
 
 
 def inference_free_folder(root: Path, version: Version, weight: torch.Tensor, *, doc_id: str | None = None,
-                          weights_file: str = "model.safetensors") -> Path:
+                          weights_file: str = "model.safetensors", **pooling) -> Path:
     """SparseEncoder([Router(query=[SparseStaticEmbedding], document=[MLM transformer, SpladePooling])]) saved.
 
     The router sits in the root; each module id is a subfolder. `doc_id=""` puts the MLM in the
@@ -109,7 +109,7 @@ def inference_free_folder(root: Path, version: Version, weight: torch.Tensor, *,
     doc_id = f"document_0_{mlm_class}" if doc_id is None else doc_id
     ids = {"static": "query_0_SparseStaticEmbedding", "mlm": doc_id, "pooling": "document_1_SpladePooling"}
     write_mlm_module(root / doc_id, version)
-    write_pooling_module(root / ids["pooling"], version)
+    write_pooling_module(root / ids["pooling"], version, **pooling)
     static = root / ids["static"]
     tiny_mlm(static)  # the tokenizer files, then only the module's own ones
     for path in static.iterdir():
@@ -166,6 +166,27 @@ def test_splade_layout_loads_as_splade_encoder(tmp_path, version):
     assert np.allclose(encoder.encode_queries(TEXTS).to_dense_torch(), direct.encode_queries(TEXTS).to_dense_torch())
 
 
+def test_sum_pooling_is_a_setting(tmp_path):
+    folder = splade_folder(tmp_path / "st", V6, pooling_strategy="sum")
+    encoder = load_encoder(folder)
+    assert (encoder.pooling, encoder.activation) == ("sum", "relu")
+    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, pooling="sum"))
+
+
+def test_opensearch_v3_layout_keeps_its_double_log_activation(tmp_path):
+    """OpenSearch's v3 doc-only models: SpladePooling(max, log1p_relu) on the document route."""
+    weight = learned_weights()
+    folder = inference_free_folder(tmp_path / "st", V6, weight, doc_id="", activation_function="log1p_relu")
+    encoder = load_encoder(folder)
+    assert encoder.settings["activation"] == "log1p_relu" and encoder.settings["pooling"] == "max"
+    assert_query_weights(encoder, weight)
+    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, activation="log1p_relu"))
+    plain = SpladeEncoder.from_folder(folder).encode_docs(TEXTS)
+    assert np.allclose(encoder.encode_docs(TEXTS).values, np.log1p(plain.values), atol=1e-6)
+    encoder.save(tmp_path / "lsr")
+    assert load_encoder(tmp_path / "lsr").settings == encoder.settings
+
+
 @pytest.mark.parametrize("version", [V5_0, V6], ids=lambda v: v.name)
 def test_inference_free_layout_loads_with_its_learned_weights(tmp_path, version):
     weight = learned_weights()
@@ -220,8 +241,8 @@ def test_a_dense_model_is_refused(tmp_path):
 
 
 def test_unsupported_layouts(tmp_path):
-    sum_pooling = splade_folder(tmp_path / "sum", V6, pooling_strategy="sum")
-    assert "pooling_strategy='sum'" in one_line_error(sum_pooling)
+    mean_pooling = splade_folder(tmp_path / "mean", V6, pooling_strategy="mean")
+    assert "pooling_strategy='mean'" in one_line_error(mean_pooling)
     feature_extraction = splade_folder(tmp_path / "features", V6)
     write_json(feature_extraction / "sentence_bert_config.json", {"transformer_task": "feature-extraction"})
     assert "(modules: Transformer, SpladePooling)" in one_line_error(feature_extraction)
@@ -233,7 +254,7 @@ def test_unsupported_layouts(tmp_path):
     assert "(routes query: Transformer; document: Transformer, SpladePooling)" in one_line_error(two_towers)
 
     broken = tmp_path / "broken"
-    shutil.copytree(sum_pooling, broken)
+    shutil.copytree(mean_pooling, broken)
     (broken / "modules.json").write_text("[{")
     assert "modules.json: invalid JSON" in one_line_error(broken)
 

@@ -32,14 +32,29 @@ def test_expands_and_weights_a_query(encoder):
     assert 5 < vectors.nnz_per_row()[0] < 100
 
 
-def test_pooling_equals_the_literal_splade_formula(encoder):
+@pytest.mark.parametrize("pooling, activation", [("max", "relu"), ("sum", "relu"), ("max", "log1p_relu"),
+                                                  ("sum", "log1p_relu")])
+def test_pooling_equals_the_literal_splade_formula(splade_tiny, pooling, activation):
+    encoder = load_encoder(splade_tiny, pooling=pooling, activation=activation)
     texts = ["Statin use and breast cancer survival", "a much longer text " * 20, "x"]
     batch = encoder.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
     with torch.inference_mode():
         logits = encoder.model(**batch).logits
-    literal = (torch.log1p(torch.relu(logits)) * batch["attention_mask"].unsqueeze(-1)).max(dim=1).values
+    weights = torch.log1p(torch.relu(logits))
+    if activation == "log1p_relu":
+        weights = torch.log1p(weights)
+    weights = weights * batch["attention_mask"].unsqueeze(-1)
+    literal = weights.max(dim=1).values if pooling == "max" else weights.sum(dim=1)
     ours = encoder.encode_queries(texts).to_dense_torch()
-    assert torch.allclose(ours, literal, atol=1e-5)
+    assert torch.allclose(ours, literal, atol=1e-4)
+    assert encoder.settings["pooling"] == pooling and encoder.settings["activation"] == activation
+
+
+def test_unknown_pooling_or_activation_is_refused(splade_tiny):
+    with pytest.raises(LsrError, match="pooling must be one of max, sum, not 'mean'"):
+        load_encoder(splade_tiny, pooling="mean")
+    with pytest.raises(LsrError, match="activation must be one of relu, log1p_relu"):
+        load_encoder(splade_tiny, activation="gelu")
 
 
 def test_batching_and_length_sorting_do_not_change_vectors(encoder):

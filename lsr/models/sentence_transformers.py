@@ -16,8 +16,9 @@ An MLM transformer module is `MLMTransformer` (5.0-5.3), or `Transformer` whose
 Hugging Face `*ForMaskedLM` folder. Class paths moved between versions
 (`sentence_transformers.sparse_encoder.models.SpladePooling`, then
 `sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling`), so modules are
-matched by class name. SpladePooling's `config.json` must ask for max pooling with relu (its
-defaults): the pooling `SpladeEncoder` computes. The query weights are mapped to tokens with
+matched by class name. SpladePooling's `config.json` (`pooling_strategy` max or sum,
+`activation_function` relu or log1p_relu, as OpenSearch's v3 models use) becomes the
+`SpladeEncoder`'s `pooling` and `activation` settings. The query weights are mapped to tokens with
 the query module's own tokenizer; queries are then tokenized by the document MLM's tokenizer
 (the two are copies in the published models).
 """
@@ -49,13 +50,14 @@ def load_sentence_transformers(folder: Path, settings: dict[str, Any]) -> Encode
         raise LsrError(f"{modules_file}: not a sentence-transformers module list ({e!r})") from e
     if names == ["Router"]:
         return _inference_free(folders[0], settings)
-    mlm_folder = _splade_mlm_folder(names, folders)
-    if mlm_folder is None:
+    splade = _splade_modules(names, folders)
+    if splade is None:
         raise LsrError(f"{modules_file}: unsupported sentence-transformers model "
                        f"(modules: {', '.join(names) or 'none'}); {_SUPPORTED}")
     from lsr.models.splade import SpladeEncoder
 
-    return SpladeEncoder.from_folder(mlm_folder, **settings)
+    mlm_folder, pooling = splade
+    return SpladeEncoder.from_folder(mlm_folder, **{**pooling, **settings})
 
 
 def _inference_free(router_folder: Path, settings: dict[str, Any]) -> Encoder:
@@ -69,27 +71,31 @@ def _inference_free(router_folder: Path, settings: dict[str, Any]) -> Encoder:
     except (TypeError, KeyError, AttributeError) as e:
         raise LsrError(f"{config_file}: not a sentence-transformers router config ({e!r})") from e
     query, document = routes.get("query", []), routes.get("document", [])
-    mlm_folder = _splade_mlm_folder([name for name, _ in document], [path for _, path in document])
-    if [name for name, _ in query] != ["SparseStaticEmbedding"] or mlm_folder is None:
+    splade = _splade_modules([name for name, _ in document], [path for _, path in document])
+    if [name for name, _ in query] != ["SparseStaticEmbedding"] or splade is None:
         found = "; ".join(f"{route}: {', '.join(name for name, _ in modules) or 'none'}"
                           for route, modules in routes.items())
         raise LsrError(f"{config_file}: unsupported sentence-transformers router (routes {found}); {_SUPPORTED}")
     from lsr.models.inference_free import InferenceFreeEncoder
 
-    return InferenceFreeEncoder.from_folder(mlm_folder, table=_static_weights(query[0][1]), **settings)
+    mlm_folder, pooling = splade
+    return InferenceFreeEncoder.from_folder(mlm_folder, table=_static_weights(query[0][1]), **{**pooling, **settings})
 
 
-def _splade_mlm_folder(names: list[str], folders: list[Path]) -> Path | None:
-    """The MLM folder when the modules are MLM transformer + SpladePooling (max, relu), else None."""
+def _splade_modules(names: list[str], folders: list[Path]) -> tuple[Path, dict[str, str]] | None:
+    """(MLM folder, SpladeEncoder pooling settings) when the modules are MLM transformer + SpladePooling."""
+    from lsr.models.splade import ACTIVATIONS, POOLINGS
+
     if len(names) != 2 or names[1] != "SpladePooling" or not _is_mlm(names[0], folders[0]):
         return None
     pooling_file = folders[1] / "config.json"
-    pooling = _read_json(pooling_file) if pooling_file.is_file() else {}
-    strategy, activation = pooling.get("pooling_strategy", "max"), pooling.get("activation_function", "relu")
-    if (strategy, activation) != ("max", "relu"):
-        raise LsrError(f"{pooling_file}: SpladePooling with pooling_strategy={strategy!r}, "
-                       f"activation_function={activation!r}; lsr's SPLADE encoder computes 'max' with 'relu'")
-    return folders[0]
+    config = _read_json(pooling_file) if pooling_file.is_file() else {}
+    pooling = {"pooling": config.get("pooling_strategy", "max"), "activation": config.get("activation_function", "relu")}
+    if pooling["pooling"] not in POOLINGS or pooling["activation"] not in ACTIVATIONS:
+        raise LsrError(f"{pooling_file}: SpladePooling with pooling_strategy={pooling['pooling']!r}, "
+                       f"activation_function={pooling['activation']!r}; lsr computes pooling_strategy "
+                       f"{' or '.join(POOLINGS)} with activation_function {' or '.join(ACTIVATIONS)}")
+    return folders[0], pooling
 
 
 def _is_mlm(name: str, folder: Path) -> bool:

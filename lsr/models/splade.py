@@ -1,4 +1,8 @@
-"""SPLADE with a masked-LM backbone: w = max over tokens of log(1 + ReLU(MLM logits))."""
+"""SPLADE with a masked-LM backbone: w = max over tokens of log(1 + ReLU(MLM logits)).
+
+Sum pooling and OpenSearch's doubly saturated log(1 + log(1 + ReLU)) are settings, named as in
+sentence-transformers' `SpladePooling` (`pooling_strategy`, `activation_function`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from lsr.sparse import SparseVectors
 
 
 LONG_DOC_MODES = ("windows", "first")
+POOLINGS = ("max", "sum")
+# What is applied to the logits before the final log1p: relu (SPLADE) or log1p∘relu (OpenSearch v3).
+ACTIVATIONS = ("relu", "log1p_relu")
 
 
 class SpladeEncoder(Encoder):
@@ -26,18 +33,22 @@ class SpladeEncoder(Encoder):
     longer than `doc_max_length` is cut into windows overlapping by `window_overlap` tokens
     whose vectors are max-pooled (`long_docs="windows"`), or truncated (`"first"`); queries
     are truncated.
-    The masked max is taken over the raw logits and log1p∘relu applied after: the
-    same function (both are monotone, padding gives 0) with one pass over the
-    vocabulary-sized tensor instead of three.
+    Term weight = `pooling` ("max" or "sum") over the text's tokens of log1p(`activation`(logit)),
+    `activation` being "relu" or "log1p_relu". For max pooling the masked max is taken over the
+    raw logits and the (monotone) transform applied after: the same function, padding giving 0,
+    with one pass over the vocabulary-sized tensor instead of three.
     """
 
     kind = "splade"
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, query_max_length: int = 64,
                  doc_max_length: int = 256, batch_size: int = 32, long_docs: str = "windows",
-                 window_overlap: int = 64, device: str | None = None):
-        if long_docs not in LONG_DOC_MODES:
-            raise LsrError(f"long_docs must be one of {', '.join(LONG_DOC_MODES)}, not {long_docs!r}")
+                 window_overlap: int = 64, pooling: str = "max", activation: str = "relu",
+                 device: str | None = None):
+        for name, value, allowed in [("long_docs", long_docs, LONG_DOC_MODES), ("pooling", pooling, POOLINGS),
+                                     ("activation", activation, ACTIVATIONS)]:
+            if value not in allowed:
+                raise LsrError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         self.device = pick_device(device)
         self.model = model.to(device=self.device, dtype=pick_dtype(self.device)).eval()
         self.tokenizer = tokenizer
@@ -46,6 +57,8 @@ class SpladeEncoder(Encoder):
         self.batch_size = batch_size
         self.long_docs = long_docs
         self.window_overlap = window_overlap
+        self.pooling = pooling
+        self.activation = activation
         size = self.model.get_output_embeddings().weight.shape[0]
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = tokens + [f"[lsr:{i}]" for i in range(len(tokens), size)]
@@ -65,7 +78,8 @@ class SpladeEncoder(Encoder):
     @property
     def settings(self) -> dict[str, Any]:
         return {"query_max_length": self.query_max_length, "doc_max_length": self.doc_max_length,
-                "batch_size": self.batch_size, "long_docs": self.long_docs, "window_overlap": self.window_overlap}
+                "batch_size": self.batch_size, "long_docs": self.long_docs, "window_overlap": self.window_overlap,
+                "pooling": self.pooling, "activation": self.activation}
 
     def save(self, folder: str | Path) -> None:
         self.model.save_pretrained(folder)
@@ -98,7 +112,14 @@ class SpladeEncoder(Encoder):
         mask = batch["attention_mask"].to(self.device)
         logits = self.model(input_ids=input_ids, attention_mask=mask).logits
         logits.masked_fill_(~mask.bool().unsqueeze(-1), float("-inf"))
-        return torch.log1p(torch.relu(logits.max(dim=1).values))
+        if self.pooling == "max":
+            return self._saturate(logits.max(dim=1).values)
+        return self._saturate(logits).sum(dim=1)
+
+    def _saturate(self, logits: torch.Tensor) -> torch.Tensor:
+        """log1p(activation(logits)); -inf (padding) gives 0."""
+        weights = torch.log1p(torch.relu(logits))
+        return torch.log1p(weights) if self.activation == "log1p_relu" else weights
 
 
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
