@@ -57,6 +57,14 @@ def test_impact_index_with_a_model(tmp_path, tiny_beir, splade_tiny):
     assert (tmp_path / "run.trec").read_text().startswith("q1 Q0 d")
 
 
+def test_quiet_hides_progress_bars(tmp_path, tiny_beir, splade_tiny):
+    loud = run_cli("idf", tiny_beir, "-o", tmp_path / "idf.json", "--tokenizer", splade_tiny)
+    quiet = run_cli("-q", "idf", tiny_beir, "-o", tmp_path / "idf.json", "--tokenizer", splade_tiny)
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "doc/s" in loud.output and "doc/s" not in quiet.output
+    assert quiet.output.strip().splitlines() == ["5 documents, 21 distinct tokens: wrote " + str(tmp_path / "idf.json")]
+
+
 def test_malformed_corpus_line(tmp_path, tiny_beir):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text('{"_id": "a", "text": "ok"}\n{"_id": "b", "text": \n')

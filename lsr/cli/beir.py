@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lsr.cli.progress import show_progress
 from lsr.eval.metrics import DEFAULT_MEASURES
 
 
@@ -33,7 +34,7 @@ def beir(models: tuple[str, ...], datasets: str, data_dir: str | None, out: str,
     parse_measures(measures)
     resolved = resolve_datasets([d for d in datasets.split(",") if d.strip()], data_dir)
     results = run_beir(systems_for(models), resolved, out, k=k, measures=measures,
-                       latency_queries=latency_queries, threads=threads)
+                       latency_queries=latency_queries, threads=threads, progress=show_progress())
     paths = write_report(results, out, measures)
     click.echo(paths[0].read_text(encoding="utf-8"))
     click.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lsr.cli.progress import show_progress
+
 if TYPE_CHECKING:
     from lsr.data import Document
 
@@ -26,7 +28,7 @@ def idf(corpus: str, output: str, model: str) -> None:
     from lsr.models.idf import compute_idf, load_tokenizer, save_idf
 
     counter = _Counted(read_corpus(corpus))
-    table = compute_idf(counter, load_tokenizer(model))
+    table = compute_idf(counter, load_tokenizer(model), progress=show_progress())
     save_idf(table, output)
     click.echo(f"{counter.count} documents, {len(table)} distinct tokens: wrote {output}")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from lsr.cli.progress import show_progress
 from lsr.errors import LsrError
 
 
@@ -79,7 +80,8 @@ def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, ba
         encoder = load_encoder(model, batch_size=batch_size, doc_max_length=doc_max_length, long_docs=long_docs)
         pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
         report = build_impact_index(corpus, out, model, encoder=encoder, scale=scale, pruning=pruning,
-                                    shard_size=shard_size, threads=threads, overwrite=overwrite)
+                                    shard_size=shard_size, threads=threads, overwrite=overwrite,
+                                    progress=show_progress())
     info = report.info
     click.echo(f"indexed {info.num_docs} documents into {out} ({info.kind})")
     if info.avg_postings_per_doc is not None:
@@ -109,7 +111,7 @@ def search(index_dir: str, queries: str, out: str, split: str, k: int, model: st
     if searcher.encoder is not None and batch_size:
         searcher.encoder.batch_size = batch_size
     topics = read_queries(queries, _split_for(queries, split))
-    run = searcher.search(topics, k, progress=True)
+    run = searcher.search(topics, k, progress=show_progress())
     write_trec_run(run, out, tag=tag)
     click.echo(f"searched {len(topics)} queries, wrote {out}")
 

@@ -60,11 +60,11 @@ def systems_for(models: Sequence[str]) -> list[System]:
 
 def run_beir(systems: Sequence[System], datasets: Sequence[Dataset], out: str | Path, *, k: int = 1000,
              measures: Sequence[str] = DEFAULT_MEASURES, latency_queries: int = 100,
-             threads: int | None = None) -> list[dict[str, Any]]:
+             threads: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Run every missing stage; return the results of every (dataset, system) pair."""
     out = Path(out)
     stages = [(d, s, stage) for d in datasets for s in systems for stage in _STAGES]
-    bar = tqdm(total=len(stages), unit="stage", desc="lsr beir")
+    bar = tqdm(total=len(stages), unit="stage", desc="lsr beir", disable=not progress)
     results = []
     for dataset in datasets:
         for system in systems:
@@ -74,7 +74,7 @@ def run_beir(systems: Sequence[System], datasets: Sequence[Dataset], out: str | 
                 if not _done(folder / output):
                     log.info("[%s] %s: %s", dataset.name, system.name, name)
                     action(dataset, system, folder, k=k, measures=measures, latency_queries=latency_queries,
-                           threads=threads)
+                           threads=threads, progress=progress)
                 bar.update()
             results.append(json.loads((folder / "results.json").read_text(encoding="utf-8")))
     bar.close()
@@ -85,18 +85,20 @@ def _done(path: Path) -> bool:
     return (path / INFO_FILE).is_file() if path.name == "index" else path.is_file()
 
 
-def _index(dataset: Dataset, system: System, folder: Path, *, threads: int | None, **_: Any) -> None:
+def _index(dataset: Dataset, system: System, folder: Path, *, threads: int | None, progress: bool,
+           **_: Any) -> None:
     if system.model is None:
         build_bm25_index(dataset.corpus, folder / "index", threads=threads or 2)
     else:
-        build_impact_index(dataset.corpus, folder / "index", system.model, threads=threads or 2)
+        build_impact_index(dataset.corpus, folder / "index", system.model, threads=threads or 2, progress=progress)
 
 
-def _search(dataset: Dataset, system: System, folder: Path, *, k: int, threads: int | None, **_: Any) -> None:
+def _search(dataset: Dataset, system: System, folder: Path, *, k: int, threads: int | None, progress: bool,
+            **_: Any) -> None:
     searcher = Searcher(folder / "index", threads=threads)
     queries = read_queries(dataset.queries, dataset.split)
     start = time.perf_counter()
-    run = searcher.search(queries, k, progress=True)
+    run = searcher.search(queries, k, progress=progress)
     seconds = time.perf_counter() - start
     write_trec_run(_without_self_hits(run), folder / "run.trec", tag=system.name)
     write_text_atomic(folder / "search.json", json.dumps(
