@@ -9,11 +9,17 @@ beside it: OpenSearch's inference-free layout), a sentence-transformers folder b
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig, vocab_fingerprint
+
+# Set before torch's first allocation (every encoder module imports torch after this package),
+# it makes PyTorch's CPU allocator ask for transparent huge pages for large tensors, so the
+# [batch, length, vocabulary] logits page-fault far less. A user's own setting wins.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
 def _splade(folder: Path, settings: dict[str, Any]) -> Encoder:

@@ -199,7 +199,7 @@ class DecoderSpladeEncoder(Encoder):
                             use_cache=False, logits_to_keep=length - first).logits
         outside = ~pooled[:, first:].to(self.device).unsqueeze(-1)
         fill = logits.masked_fill if logits.requires_grad else logits.masked_fill_
-        best = fill(outside, float("-inf")).max(dim=1).values.float()
+        best = fill(outside, float("-inf")).amax(dim=1).float()
         return torch.log1p(torch.relu(best)).index_fill(1, self._silent_ids, 0.0)
 
     def _token_ids(self, text: str) -> list[int]:

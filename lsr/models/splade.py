@@ -34,9 +34,9 @@ class SpladeEncoder(Encoder):
     whose vectors are max-pooled (`long_docs="windows"`), or truncated (`"first"`); queries
     are truncated.
     Term weight = `pooling` ("max" or "sum") over the text's tokens of log1p(`activation`(logit)),
-    `activation` being "relu" or "log1p_relu". For max pooling the masked max is taken over the
-    raw logits and the (monotone) transform applied after: the same function, padding giving 0,
-    with one pass over the vocabulary-sized tensor instead of three.
+    `activation` being "relu" or "log1p_relu". For max pooling the max is taken over the raw
+    logits and the (monotone) transform applied after: the same function with one pass over the
+    vocabulary-sized tensor instead of three.
     """
 
     kind = "splade"
@@ -111,13 +111,16 @@ class SpladeEncoder(Encoder):
         input_ids = batch["input_ids"].to(self.device)
         mask = batch["attention_mask"].to(self.device)
         logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-        logits.masked_fill_(~mask.bool().unsqueeze(-1), float("-inf"))
+        # `tokenizer.pad` puts padding on one side, so each row's tokens are one slice: pooling
+        # the slices skips a masking pass over the vocabulary-sized tensor.
+        starts, counts = mask.argmax(dim=1).tolist(), mask.sum(dim=1).tolist()
+        rows = [logits[i, start:start + count] for i, (start, count) in enumerate(zip(starts, counts))]
         if self.pooling == "max":
-            return self._saturate(logits.max(dim=1).values)
-        return self._saturate(logits).sum(dim=1)
+            return self._saturate(torch.stack([row.amax(dim=0) for row in rows]))
+        return torch.stack([self._saturate(row).sum(dim=0) for row in rows])
 
     def _saturate(self, logits: torch.Tensor) -> torch.Tensor:
-        """log1p(activation(logits)); -inf (padding) gives 0."""
+        """log1p(activation(logits))."""
         weights = torch.log1p(torch.relu(logits))
         return torch.log1p(weights) if self.activation == "log1p_relu" else weights
 
