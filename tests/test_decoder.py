@@ -186,6 +186,8 @@ def test_bf16_on_cpu(arch):
 def test_lora_adapters_train_save_and_load(arch, tmp_path):
     encoder = make_encoder(arch, echo=False, query_max_length=5).with_lora(r=4, alpha=8, dropout=0.5)
     encoder.forward_pooled(TEXTS, is_query=True).sum().backward()
+    with pytest.raises(ValueError, match="text 1 has no tokens"):
+        encoder.forward_pooled([TEXTS[0], ""], is_query=True)
     grads = {name: p.grad for name, p in encoder.model.named_parameters() if p.requires_grad}
     assert grads and all("lora_" in name for name in grads)
     assert any(g is not None and g.abs().sum() > 0 for g in grads.values())

@@ -22,7 +22,7 @@ import torch
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.device import pick_device, pick_dtype
-from lsr.models.splade import encode_in_length_order
+from lsr.models.splade import encode_in_length_order, pool_spans
 from lsr.sparse import SparseVectors
 
 TEXT_SLOT = "{text}"
@@ -172,7 +172,11 @@ class DecoderSpladeEncoder(Encoder):
 
     def forward_pooled(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
         """Dense [len(texts), vocab] float32 term weights, with gradients when enabled (for training)."""
-        return self._pool(self.prompts(texts, is_query=is_query))
+        prompts = self.prompts(texts, is_query=is_query)
+        blank = next((i for i, p in enumerate(prompts) if p.start == p.stop), None)
+        if blank is not None:
+            raise ValueError(f"text {blank} has no tokens: nothing to pool")
+        return self._pool(prompts)
 
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         prompts = self.prompts(texts, is_query=is_query)
@@ -189,17 +193,14 @@ class DecoderSpladeEncoder(Encoder):
         length = max(len(p.ids) for p in prompts)
         input_ids = torch.full((len(prompts), length), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), length), dtype=torch.long)
-        pooled = torch.zeros((len(prompts), length), dtype=torch.bool)
         for row, prompt in enumerate(prompts):
             input_ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids, dtype=torch.long)
             attention[row, :len(prompt.ids)] = 1
-            pooled[row, prompt.start:prompt.stop] = True
         first = min(p.start for p in prompts)  # logits are computed only from here on
         logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
                             use_cache=False, logits_to_keep=length - first).logits
-        outside = ~pooled[:, first:].to(self.device).unsqueeze(-1)
-        fill = logits.masked_fill if logits.requires_grad else logits.masked_fill_
-        best = fill(outside, float("-inf")).amax(dim=1).float()
+        spans = [(p.start - first, p.stop - first) for p in prompts]
+        best = pool_spans(logits, spans, lambda span: span.amax(dim=0)).float()
         return torch.log1p(torch.relu(best)).index_fill(1, self._silent_ids, 0.0)
 
     def _token_ids(self, text: str) -> list[int]:

@@ -111,18 +111,26 @@ class SpladeEncoder(Encoder):
         input_ids = batch["input_ids"].to(self.device)
         mask = batch["attention_mask"].to(self.device)
         logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-        # `tokenizer.pad` puts padding on one side, so each row's tokens are one slice: pooling
-        # the slices skips a masking pass over the vocabulary-sized tensor.
+        # `tokenizer.pad` puts padding on one side, so each row's tokens are one span.
         starts, counts = mask.argmax(dim=1).tolist(), mask.sum(dim=1).tolist()
-        rows = [logits[i, start:start + count] for i, (start, count) in enumerate(zip(starts, counts))]
+        spans = [(start, start + count) for start, count in zip(starts, counts)]
         if self.pooling == "max":
-            return self._saturate(torch.stack([row.amax(dim=0) for row in rows]))
-        return torch.stack([self._saturate(row).sum(dim=0) for row in rows])
+            return self._saturate(pool_spans(logits, spans, lambda span: span.amax(dim=0)))
+        return pool_spans(logits, spans, lambda span: self._saturate(span).sum(dim=0))
 
     def _saturate(self, logits: torch.Tensor) -> torch.Tensor:
         """log1p(activation(logits))."""
         weights = torch.log1p(torch.relu(logits))
         return torch.log1p(weights) if self.activation == "log1p_relu" else weights
+
+
+def pool_spans(logits: torch.Tensor, spans: Sequence[tuple[int, int]],
+               pool: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """[rows, vocab]: `pool` of each row's logits over its positions `spans[row]` = (start, stop).
+
+    Slicing the pooled positions reads only them: no masking pass over the [rows, length, vocab] tensor.
+    """
+    return torch.stack([pool(logits[row, start:stop]) for row, (start, stop) in enumerate(spans)])
 
 
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
