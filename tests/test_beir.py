@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import lsr.eval.beir as beir_module
+import lsr.pipelines.beir as beir_module
 from lsr.cli.main import cli
 from lsr.errors import LsrError
-from lsr.eval.beir import run_beir, systems_for
+from lsr.pipelines.beir import run_beir, systems_for
 from lsr.eval.beir_datasets import resolve_datasets
 from lsr.eval.report import report_rows
 from tests.conftest import write_beir

@@ -19,6 +19,7 @@ from lsr.indexing.search import Searcher
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.decoder import ADAPTER_DIR, DecoderSpladeEncoder, Prompt, lucene_vocab
+from lsr.models.settings import DecoderSettings
 from tests.conftest import write_beir
 
 SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
@@ -59,7 +60,7 @@ def make_model(arch: str, vocab_size: int, seed: int = 0):
 
 def make_encoder(arch: str, **settings) -> DecoderSpladeEncoder:
     tokenizer = make_tokenizer(adds_bos=arch == "llama")
-    return DecoderSpladeEncoder(make_model(arch, len(tokenizer) + 3), tokenizer, device="cpu", **settings)
+    return DecoderSpladeEncoder(make_model(arch, len(tokenizer) + 3), tokenizer, DecoderSettings(**settings), device="cpu")
 
 
 @pytest.fixture(scope="module", params=["llama", "mistral"])
@@ -116,7 +117,8 @@ def test_queries_use_the_query_template(encoder):
 
 
 def test_echo_off_pools_the_text_only(encoder):
-    plain = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, echo=False, doc_template="passage : {text} the end")
+    plain = DecoderSpladeEncoder(encoder.model, encoder.tokenizer,
+                                 DecoderSettings(echo=False, doc_template="passage : {text} the end"))
     tokenizer = encoder.tokenizer
     text_ids = ids_of(tokenizer, "protein folding in cells")
     prompt, = plain.prompts(["protein folding in cells"], is_query=False)
@@ -141,13 +143,13 @@ def test_special_tokens_and_placeholders_get_no_weight(encoder):
 
 
 def test_batches_and_padding_do_not_change_vectors(encoder):
-    one_by_one = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, batch_size=1).encode_docs(TEXTS)
-    in_threes = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, batch_size=4).encode_docs(TEXTS)
+    one_by_one = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=1)).encode_docs(TEXTS)
+    in_threes = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=4)).encode_docs(TEXTS)
     assert torch.allclose(one_by_one.to_dense_torch(), in_threes.to_dense_torch(), atol=1e-5)
 
 
 def test_text_is_truncated_before_it_is_repeated(encoder):
-    short = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, doc_max_length=3)
+    short = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(doc_max_length=3))
     prompt, = short.prompts(["protein folding in cells and cancer"], is_query=False)
     kept = ids_of(encoder.tokenizer, "protein folding in")
     assert prompt.stop - prompt.start == 3 and prompt.ids[prompt.start:] == kept
@@ -176,7 +178,7 @@ def test_bf16_on_cpu(arch):
     half = make_encoder(arch, dtype="bfloat16")
     full = make_encoder(arch)
     assert next(half.model.parameters()).dtype == torch.bfloat16
-    pooled = half.forward_pooled(TEXTS, is_query=False)
+    pooled = half.forward(TEXTS, is_query=False)
     assert pooled.dtype == torch.float32 and pooled.shape == (len(TEXTS), len(half.vocab))
     vectors = half.encode_docs(TEXTS)
     assert vectors.vocab_size == len(half.vocab) and len(vectors) == len(TEXTS)
@@ -185,9 +187,9 @@ def test_bf16_on_cpu(arch):
 
 def test_lora_adapters_train_save_and_load(arch, tmp_path):
     encoder = make_encoder(arch, echo=False, query_max_length=5).with_lora(r=4, alpha=8, dropout=0.5)
-    encoder.forward_pooled(TEXTS, is_query=True).sum().backward()
+    encoder.forward(TEXTS, is_query=True).sum().backward()
     with pytest.raises(ValueError, match="text 1 has no tokens"):
-        encoder.forward_pooled([TEXTS[0], ""], is_query=True)
+        encoder.forward([TEXTS[0], ""], is_query=True)
     grads = {name: p.grad for name, p in encoder.model.named_parameters() if p.requires_grad}
     assert grads and all("lora_" in name for name in grads)
     assert any(g is not None and g.abs().sum() > 0 for g in grads.values())
@@ -203,7 +205,7 @@ def test_lora_adapters_train_save_and_load(arch, tmp_path):
     again = load_encoder(tmp_path / "model")
     assert (again.settings, again.fingerprint) == (encoder.settings, encoder.fingerprint)
     with torch.inference_mode():
-        expected = encoder.forward_pooled(TEXTS, is_query=True)
+        expected = encoder.forward(TEXTS, is_query=True)
     assert torch.allclose(again.encode_queries(TEXTS).to_dense_torch(), expected, atol=1e-5)
     assert torch.equal(again.encode_queries(TEXTS).to_dense_torch(), again.encode_queries(TEXTS).to_dense_torch())
     base = make_encoder(arch, echo=False, query_max_length=5).encode_queries(TEXTS).to_dense_torch()
@@ -215,7 +217,7 @@ def test_plain_hugging_face_folder_and_settings_round_trip(tmp_path):
     encoder.model.save_pretrained(tmp_path / "hf")
     encoder.tokenizer.save_pretrained(tmp_path / "hf")
     plain = load_encoder(tmp_path / "hf")
-    assert isinstance(plain, DecoderSpladeEncoder) and plain.echo and plain.lora is None
+    assert isinstance(plain, DecoderSpladeEncoder) and plain.config.echo and plain.lora is None
     encoder.save(tmp_path / "lsr")
     again = load_encoder(tmp_path / "lsr")
     assert (again.settings, again.vocab) == (encoder.settings, encoder.vocab)
@@ -225,7 +227,7 @@ def test_plain_hugging_face_folder_and_settings_round_trip(tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda: make_encoder("llama", doc_template="only once: {text}"), "must hold {text} twice"),
     (lambda: make_encoder("llama", echo=False, query_template="{text} {text}"), "once"),
-    (lambda: make_encoder("llama", dtype="float8"), "unknown dtype"),
+    (lambda: make_encoder("llama", dtype="float8"), "dtype must be one of"),
     (lambda: make_encoder("llama").with_lora().with_lora(), "already has LoRA"),
 ])
 def test_bad_settings_give_one_line_errors(make, message):
@@ -293,5 +295,5 @@ def test_smollm2_from_gguf(tmp_path):
     assert all(ranked.index(term) < 100 for term in ("ĠTower", "ĠParis", "ĠFrance"))
     encoder.save(tmp_path / "model")
     again = load_encoder(tmp_path / "model")
-    assert again.gguf_file is None and again.fingerprint == encoder.fingerprint
+    assert again.config.gguf_file is None and again.fingerprint == encoder.fingerprint
     assert np.allclose(again.encode_docs([text]).values, vectors.values, atol=1e-4)

@@ -9,8 +9,8 @@ import pytest
 from ir_measures import Qrel
 
 from lsr.errors import LsrError
-from lsr.eval import (EvalResult, evaluate, evaluate_per_query, format_table, parse_measures, read_trec_run,
-                      write_trec_run)
+from lsr.eval import EvalResult, evaluate, evaluate_per_query, format_table, parse_measures
+from lsr.runs import read_trec_run, write_trec_run
 
 # q1: relevant a (2) and b (1); the run ranks x, a, y, b.
 # q2: relevant c (1); the run ranks c first.

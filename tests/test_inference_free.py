@@ -16,6 +16,7 @@ from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.idf import load_idf
 from lsr.models.inference_free import InferenceFreeEncoder
+from lsr.models.settings import SpladeSettings
 from lsr.models.splade import SpladeEncoder
 from lsr.sparse import SparseVectors
 from tests.conftest import SHARED, _require
@@ -74,11 +75,11 @@ def test_repeats_count_once_and_special_tokens_never_appear(encoder, table):
 def test_blank_and_truncated_queries(encoder, table):
     vectors = encoder.encode_queries(["", "heart disease", "  "], ids=["a", "b", "c"])
     assert vectors.ids == ["a", "b", "c"] and list(vectors.nnz_per_row()) == [0, 2, 0]
-    encoder.doc_encoder.query_max_length = 2
+    encoder.doc_encoder.config.query_max_length = 2
     try:
         weights = encoder.encode_queries(["heart disease causes"]).to_dicts(encoder.vocab)[0]
     finally:
-        encoder.doc_encoder.query_max_length = 64
+        encoder.doc_encoder.config.query_max_length = 64
     assert set(weights) == {"heart", "disease"}
 
 
@@ -137,7 +138,8 @@ def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):
     from lsr.indexing.search import Searcher
 
     model = tmp_path / "model"
-    first_32 = SpladeEncoder(encoder.doc_encoder.model, encoder.tokenizer, doc_max_length=32, long_docs="first")
+    first_32 = SpladeEncoder(encoder.doc_encoder.model, encoder.tokenizer,
+                             SpladeSettings(doc_max_length=32, long_docs="first"))
     short = InferenceFreeEncoder(first_32, encoder.table)  # documents cut to 32 tokens keep this test quick
     short.save(model)
     report = build_impact_index(str(mini_scifact), tmp_path / "index", model, encoder=short, progress=False)

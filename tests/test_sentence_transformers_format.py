@@ -17,6 +17,7 @@ from lsr.errors import LsrError
 from lsr.models import load_encoder
 from lsr.models.idf import save_idf
 from lsr.models.inference_free import InferenceFreeEncoder
+from lsr.models.settings import SpladeSettings
 from lsr.models.splade import SpladeEncoder
 from tests.conftest import SHARED, make_tiny_mlm
 
@@ -160,8 +161,8 @@ def assert_same_docs(a, b) -> None:
 def test_splade_layout_loads_as_splade_encoder(tmp_path, version):
     folder = splade_folder(tmp_path / "st", version)
     encoder = load_encoder(folder, doc_max_length=128)
-    assert type(encoder) is SpladeEncoder and encoder.doc_max_length == 128
-    direct = SpladeEncoder.from_folder(folder, doc_max_length=128)
+    assert type(encoder) is SpladeEncoder and encoder.config.doc_max_length == 128
+    direct = SpladeEncoder.from_folder(folder, SpladeSettings(doc_max_length=128))
     assert_same_docs(encoder, direct)
     assert np.allclose(encoder.encode_queries(TEXTS).to_dense_torch(), direct.encode_queries(TEXTS).to_dense_torch())
 
@@ -169,8 +170,8 @@ def test_splade_layout_loads_as_splade_encoder(tmp_path, version):
 def test_sum_pooling_is_a_setting(tmp_path):
     folder = splade_folder(tmp_path / "st", V6, pooling_strategy="sum")
     encoder = load_encoder(folder)
-    assert (encoder.pooling, encoder.activation) == ("sum", "relu")
-    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, pooling="sum"))
+    assert (encoder.config.pooling, encoder.config.activation) == ("sum", "relu")
+    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, SpladeSettings(pooling="sum")))
 
 
 def test_opensearch_v3_layout_keeps_its_double_log_activation(tmp_path):
@@ -180,7 +181,7 @@ def test_opensearch_v3_layout_keeps_its_double_log_activation(tmp_path):
     encoder = load_encoder(folder)
     assert encoder.settings["activation"] == "log1p_relu" and encoder.settings["pooling"] == "max"
     assert_query_weights(encoder, weight)
-    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, activation="log1p_relu"))
+    assert_same_docs(encoder, SpladeEncoder.from_folder(folder, SpladeSettings(activation="log1p_relu")))
     plain = SpladeEncoder.from_folder(folder).encode_docs(TEXTS)
     assert np.allclose(encoder.encode_docs(TEXTS).values, np.log1p(plain.values), atol=1e-6)
     encoder.save(tmp_path / "lsr")
@@ -212,7 +213,7 @@ def test_settings_round_trip_through_an_lsr_folder(tmp_path):
     folder = inference_free_folder(tmp_path / "st", V6, learned_weights())
     encoder = load_encoder(folder, doc_max_length=32)
     again = load_encoder(folder, **encoder.settings)  # what a Searcher does with an index's settings
-    assert again.settings == encoder.settings and again.doc_encoder.doc_max_length == 32
+    assert again.settings == encoder.settings and again.doc_encoder.config.doc_max_length == 32
     encoder.save(tmp_path / "lsr")
     saved = load_encoder(tmp_path / "lsr")
     assert type(saved) is InferenceFreeEncoder and np.array_equal(saved.query_weights, encoder.query_weights)

@@ -102,14 +102,14 @@ def search(index_dir: str, queries: str, out: str, split: str, k: int, model: st
            batch_size: int | None, threads: int | None, tag: str) -> None:
     """Search INDEX_DIR with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT."""
     from lsr.data import read_queries
-    from lsr.eval.run import write_trec_run
+    from lsr.runs import write_trec_run
     from lsr.indexing.search import Searcher
     from lsr.models import load_encoder
 
     encoder = load_encoder(model, batch_size=batch_size) if model else None
     searcher = Searcher(index_dir, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
-        searcher.encoder.batch_size = batch_size
+        searcher.encoder.config.batch_size = batch_size
     topics = read_queries(queries, _split_for(queries, split))
     run = searcher.search(topics, k, progress=show_progress())
     write_trec_run(run, out, tag=tag)
@@ -127,7 +127,7 @@ def eval_(run_file: str, qrels: str, split: str, measures: tuple[str, ...], json
     """Evaluate RUN_FILE against QRELS (BEIR folder, qrels file or irds:ID)."""
     from lsr.data import read_qrels
     from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, format_table
-    from lsr.eval.run import read_trec_run
+    from lsr.runs import read_trec_run
     from lsr.fileio import write_text_atomic
 
     result = evaluate(read_trec_run(run_file), read_qrels(qrels, _split_for(qrels, split)),

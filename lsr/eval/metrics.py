@@ -16,7 +16,7 @@ import ir_measures
 from ir_measures import Qrel, ScoredDoc
 
 from lsr.errors import LsrError
-from lsr.eval.run import Run
+from lsr.runs import Run
 
 DEFAULT_MEASURES = ("nDCG@10", "R@100", "MRR@10")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.eval.run import Run, read_trec_run
+from lsr.runs import Run, read_trec_run
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
 from lsr.indexing.jvm import jclass
 from lsr.indexing.pruning import Pruning

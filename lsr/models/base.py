@@ -8,13 +8,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lsr.errors import LsrError
 from lsr.fileio import write_text_atomic
+from lsr.models.settings import Settings
 from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:
+    import torch
 
 CONFIG_FILE = "lsr.json"
 
@@ -51,9 +55,16 @@ def vocab_fingerprint(vocab: Sequence[str]) -> str:
 
 
 class Encoder(ABC):
-    """Turns text into vocabulary-sized sparse vectors; queries and documents may differ."""
+    """Turns text into vocabulary-sized sparse vectors; queries and documents may differ.
+
+    `config` holds the typed settings of the encoder's kind. For training, `network` is the
+    `torch.nn.Module` holding every weight (what an optimizer updates and a checkpoint saves) and
+    `forward(texts, is_query=...)` the differentiable dense term weights; `encode_*` run the same
+    computation under `torch.inference_mode`, batched and sparse.
+    """
 
     kind: ClassVar[str]
+    config: Settings
 
     @property
     @abstractmethod
@@ -65,9 +76,18 @@ class Encoder(ABC):
         return vocab_fingerprint(self.vocab)
 
     @property
-    @abstractmethod
     def settings(self) -> dict[str, Any]:
         """The settings recorded in `lsr.json` and in index metadata."""
+        return self.config.to_dict()
+
+    @property
+    @abstractmethod
+    def network(self) -> torch.nn.Module:
+        """Every trainable weight of the encoder, as one module."""
+
+    @abstractmethod
+    def forward(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
+        """Dense [len(texts), vocab] float32 term weights, differentiable (texts truncated, not windowed)."""
 
     @abstractmethod
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:

@@ -21,8 +21,10 @@ import torch
 
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
-from lsr.models.device import pick_device, pick_dtype
-from lsr.models.splade import encode_in_length_order, pool_spans
+from lsr.models.device import autocast, pick_device
+from lsr.models.pooling import SpladePooling
+from lsr.models.settings import DecoderSettings
+from lsr.models.splade import encode_in_length_order
 from lsr.sparse import SparseVectors
 
 TEXT_SLOT = "{text}"
@@ -46,33 +48,27 @@ class DecoderSpladeEncoder(Encoder):
     """A Hugging Face `*ForCausalLM` model (Llama, Mistral, Qwen2, SmolLM2, …) used as a SPLADE encoder.
 
     Templates hold `{text}` twice with `echo` (the second copy is pooled), once without it.
-    `dtype` ("float32", "bfloat16", "float16") overrides the device's default precision.
-    The model stays in eval mode (encodings are deterministic); a trainer switches it with
-    `encoder.model.train()` and calls `forward_pooled`.
+    Weights stay float32 (bf16 autocast on a GPU) unless `dtype` ("float32", "bfloat16",
+    "float16") casts them, e.g. to halve a large model's memory for inference.
+    The model stays in eval mode (encodings are deterministic); a trainer switches `network` to
+    train mode and calls `forward`.
     """
 
     kind = "decoder-splade"
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, echo: bool = True, query_template: str | None = None,
-                 doc_template: str | None = None, query_max_length: int = 64, doc_max_length: int = 256,
-                 batch_size: int = 8, device: str | None = None, dtype: str | None = None,
-                 gguf_file: str | None = None):
-        if dtype is not None and dtype not in DTYPES:
-            raise LsrError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
-        defaults = ECHO_TEMPLATES if echo else PLAIN_TEMPLATES
-        self.echo = echo
-        self.query_template = query_template or defaults["query"]
-        self.doc_template = doc_template or defaults["doc"]
-        self.query_max_length = query_max_length
-        self.doc_max_length = doc_max_length
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.gguf_file = gguf_file
+    def __init__(self, model: torch.nn.Module, tokenizer, config: DecoderSettings | None = None, *,
+                 device: str | None = None):
+        config = config or DecoderSettings()
+        defaults = ECHO_TEMPLATES if config.echo else PLAIN_TEMPLATES
+        self.config = config.replace(query_template=config.query_template or defaults["query"],
+                                     doc_template=config.doc_template or defaults["doc"])
         self.device = pick_device(device)
-        self.model = model.to(device=self.device, dtype=DTYPES[dtype] if dtype else pick_dtype(self.device)).eval()
+        self.model = model.to(device=self.device, dtype=DTYPES[config.dtype] if config.dtype else None).eval()
         self.tokenizer = tokenizer
-        self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, echo)]
-                        for is_query, template in [(True, self.query_template), (False, self.doc_template)]}
+        self.pooling = SpladePooling(config.pooling, config.activation)
+        self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, config.echo)]
+                        for is_query, template in [(True, self.config.query_template),
+                                                   (False, self.config.doc_template)]}
         bos = tokenizer.bos_token_id
         self._bos = [bos] if bos is not None and tokenizer("x")["input_ids"][:1] == [bos] else []
         self._pad_id = next((i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
@@ -85,17 +81,18 @@ class DecoderSpladeEncoder(Encoder):
                                         dtype=torch.long, device=self.device)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, *, gguf_file: str | None = None, lora: dict[str, Any] | None = None,
-                    **settings: Any) -> DecoderSpladeEncoder:
-        """Load a model folder (or `gguf_file` in it); `lora` says the folder holds adapters in `adapter/`."""
+    def from_folder(cls, folder: str | Path, config: DecoderSettings | None = None, *,
+                    device: str | None = None) -> DecoderSpladeEncoder:
+        """Load a model folder (or its `gguf_file`); settings naming `lora` load the adapters in `adapter/`."""
         from transformers import AutoTokenizer
 
         folder = Path(folder)
-        gguf_file = gguf_file or _only_gguf_file(folder)
+        config = config or DecoderSettings()
+        gguf_file = config.gguf_file or _only_gguf_file(folder)
         model = _load_causal_lm(folder, gguf_file)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        encoder = cls(model, tokenizer, gguf_file=gguf_file, **settings)
-        if lora:
+        encoder = cls(model, tokenizer, config.replace(gguf_file=gguf_file, lora=None), device=device)
+        if config.lora:
             encoder._load_lora(folder / ADAPTER_DIR)
         return encoder
 
@@ -115,9 +112,11 @@ class DecoderSpladeEncoder(Encoder):
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"echo": self.echo, "query_template": self.query_template, "doc_template": self.doc_template,
-                "query_max_length": self.query_max_length, "doc_max_length": self.doc_max_length,
-                "batch_size": self.batch_size, "dtype": self.dtype, "lora": self.lora, "gguf_file": self.gguf_file}
+        return {**self.config.to_dict(), "lora": self.lora}
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return self.model
 
     def with_lora(self, r: int = 8, alpha: int = 16, dropout: float = 0.0,
                   target_modules: list[str] | str | None = None) -> DecoderSpladeEncoder:
@@ -157,7 +156,7 @@ class DecoderSpladeEncoder(Encoder):
     def prompts(self, texts: Sequence[str], *, is_query: bool) -> list[Prompt]:
         """The model input of each text: BOS (when the tokenizer adds one), then the template
         pieces around the text truncated to the max length; the text's last copy is pooled."""
-        max_length = self.query_max_length if is_query else self.doc_max_length
+        max_length = self.config.query_max_length if is_query else self.config.doc_max_length
         *pieces, suffix = self._pieces[is_query]
         prompts = []
         for text_ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]:
@@ -170,7 +169,7 @@ class DecoderSpladeEncoder(Encoder):
             prompts.append(Prompt(ids + suffix, start, start + len(text_ids)))
         return prompts
 
-    def forward_pooled(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
+    def forward(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
         """Dense [len(texts), vocab] float32 term weights, with gradients when enabled (for training)."""
         prompts = self.prompts(texts, is_query=is_query)
         blank = next((i for i, p in enumerate(prompts) if p.start == p.stop), None)
@@ -185,11 +184,12 @@ class DecoderSpladeEncoder(Encoder):
             with torch.inference_mode():
                 return self._pool([prompts[i] for i in rows])
 
-        return encode_in_length_order([len(p.ids) for p in prompts], self.batch_size, pooled, progress=progress)
+        return encode_in_length_order([len(p.ids) for p in prompts], self.config.batch_size, pooled,
+                                      progress=progress)
 
     def _pool(self, prompts: list[Prompt]) -> torch.Tensor:
-        """Right-padded batch (positions count from 0 in every row); max of the raw logits over the
-        pooled positions, then log1p∘relu (same result, one pass over the vocabulary-sized tensor)."""
+        """Right-padded batch (positions count from 0 in every row), pooled over each text's last copy;
+        special tokens get weight 0."""
         length = max(len(p.ids) for p in prompts)
         input_ids = torch.full((len(prompts), length), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), length), dtype=torch.long)
@@ -197,11 +197,11 @@ class DecoderSpladeEncoder(Encoder):
             input_ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids, dtype=torch.long)
             attention[row, :len(prompt.ids)] = 1
         first = min(p.start for p in prompts)  # logits are computed only from here on
-        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
-                            use_cache=False, logits_to_keep=length - first).logits
+        with autocast(self.device):
+            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+                                use_cache=False, logits_to_keep=length - first).logits
         spans = [(p.start - first, p.stop - first) for p in prompts]
-        best = pool_spans(logits, spans, lambda span: span.amax(dim=0)).float()
-        return torch.log1p(torch.relu(best)).index_fill(1, self._silent_ids, 0.0)
+        return self.pooling(logits, spans).index_fill(1, self._silent_ids, 0.0)
 
     def _token_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []

@@ -1,6 +1,12 @@
-"""Device and precision choice shared by the neural encoders."""
+"""Device and precision choice shared by the neural encoders.
+
+Weights stay float32 (the master copy a trainer updates); on a GPU with bf16 support the forward
+pass runs under bf16 autocast, at inference and in training alike.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -12,8 +18,8 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def pick_dtype(device: torch.device) -> torch.dtype:
-    """bf16 on a GPU that supports it (half the memory, same speed or better), fp32 elsewhere."""
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on a GPU that supports it (half the memory, same speed or better); nothing elsewhere."""
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

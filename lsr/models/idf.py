@@ -71,9 +71,9 @@ def load_tokenizer(model: str | Path):
     """The Hugging Face tokenizer of a model folder (or hub id)."""
     from transformers import AutoTokenizer
 
-    from lsr.models import _local_folder
+    from lsr.models import local_folder
 
-    folder = _local_folder(model)
+    folder = local_folder(model)
     try:
         return AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as e:

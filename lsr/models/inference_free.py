@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import torch
 
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.idf import load_idf, save_idf
+from lsr.models.settings import InferenceFreeSettings, SpladeSettings
 from lsr.models.splade import SpladeEncoder
 from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)
-WEIGHTS_FILE = "idf.json"
 
 
 class InferenceFreeEncoder(Encoder):
@@ -27,29 +28,42 @@ class InferenceFreeEncoder(Encoder):
     weight, as OpenSearch's doc-only models (query vector = 1 per token present, times idf) and
     sentence-transformers' `SparseStaticEmbedding` compute it. Tokens missing from the table get
     `default_weight` (0 by default: left out); special tokens always get 0. Queries run no
-    network and no torch: a tokenizer call and a numpy lookup.
+    network and no torch: a tokenizer call and a numpy lookup. In training the weights are a
+    (frozen by default) `torch.nn.Parameter`, `network.query.weight`.
     """
 
     kind = "inference-free"
 
     def __init__(self, doc_encoder: SpladeEncoder, table: Mapping[str, float], *, default_weight: float = 0.0,
-                 weights_file: str = WEIGHTS_FILE):
+                 weights_file: str = "idf.json"):
+        splade = {f.name: getattr(doc_encoder.config, f.name) for f in fields(SpladeSettings)}
+        self.config = InferenceFreeSettings(**splade, weights_file=weights_file, default_weight=float(default_weight))
         self.doc_encoder = doc_encoder
         self.table = dict(table)
-        self.default_weight = float(default_weight)
-        self.weights_file = weights_file
         self.query_weights = self._weight_vector()
         self._query_weight_list = self.query_weights.tolist()
+        doc_encoder.config = self.config  # one settings object: its SPLADE fields drive the document encoder
+        self._network = torch.nn.ModuleDict({"doc": doc_encoder.model, "query": QueryWeights(self.query_weights)})
+        self._network.query.to(doc_encoder.device)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, *, table: Mapping[str, float] | None = None,
-                    weights_file: str = WEIGHTS_FILE, default_weight: float = 0.0,
-                    **doc_settings: Any) -> InferenceFreeEncoder:
-        """The masked LM in `folder` for documents; query weights from `table`, else `folder/weights_file`."""
+    def from_folder(cls, folder: str | Path, config: InferenceFreeSettings | None = None, *,
+                    table: Mapping[str, float] | None = None, device: str | None = None) -> InferenceFreeEncoder:
+        """The masked LM in `folder` for documents; query weights from `table`, else `folder/<weights_file>`."""
+        config = config or InferenceFreeSettings()
         if table is None:
-            table = load_idf(Path(folder) / weights_file)
-        return cls(SpladeEncoder.from_folder(folder, **doc_settings), table, default_weight=default_weight,
-                   weights_file=weights_file)
+            table = load_idf(Path(folder) / config.weights_file)
+        doc_settings = SpladeSettings(**{f.name: getattr(config, f.name) for f in fields(SpladeSettings)})
+        return cls(SpladeEncoder.from_folder(folder, doc_settings, device=device), table,
+                   default_weight=config.default_weight, weights_file=config.weights_file)
+
+    @property
+    def default_weight(self) -> float:
+        return self.config.default_weight
+
+    @property
+    def weights_file(self) -> str:
+        return self.config.weights_file
 
     @property
     def vocab(self) -> list[str]:
@@ -61,12 +75,25 @@ class InferenceFreeEncoder(Encoder):
 
     @property
     def query_max_length(self) -> int:
-        return self.doc_encoder.query_max_length
+        return self.config.query_max_length
 
     @property
-    def settings(self) -> dict[str, Any]:
-        return {**self.doc_encoder.settings, "weights_file": self.weights_file,
-                "default_weight": self.default_weight}
+    def network(self) -> torch.nn.Module:
+        """`doc`: the masked LM; `query`: the per-token query weights."""
+        return self._network
+
+    def forward(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
+        if not is_query:
+            return self.doc_encoder.forward(texts, is_query=False)
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return self._network.query([row[:self.query_max_length] for row in ids])
+
+    def adopt_trained_query_weights(self) -> None:
+        """Make the (trained) `network.query.weight` the query weight table used and saved from now on."""
+        weights = np.maximum(self._network.query.weight.detach().float().cpu().numpy(), 0.0)
+        self.table = {token: float(w) for token, w in zip(self.vocab, weights.tolist()) if w != self.default_weight}
+        self.query_weights = self._weight_vector()
+        self._query_weight_list = self.query_weights.tolist()
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -115,3 +142,21 @@ class InferenceFreeEncoder(Encoder):
         if not np.isfinite(weights).all():
             raise LsrError("the query weight table holds NaN or infinite weights")
         return weights
+
+
+class QueryWeights(torch.nn.Module):
+    """A weight per vocabulary term (frozen unless `weight.requires_grad_()`); a query is the binary bag
+    of its distinct tokens times relu(weight): q_j = 1[j in tokens(q)] · max(weight_j, 0)."""
+
+    def __init__(self, weights: np.ndarray):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.from_numpy(np.asarray(weights, dtype=np.float32).copy()),
+                                         requires_grad=False)
+
+    def forward(self, token_ids: Sequence[Sequence[int]]) -> torch.Tensor:
+        """[len(token_ids), vocab] query vectors."""
+        rows = [row for row, ids in enumerate(token_ids) for _ in sorted(set(ids))]
+        terms = [term for ids in token_ids for term in sorted(set(ids))]
+        present = torch.zeros(len(token_ids), self.weight.numel(), device=self.weight.device)
+        present[torch.tensor(rows, dtype=torch.long), torch.tensor(terms, dtype=torch.long)] = 1.0
+        return present * torch.relu(self.weight)

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsr.errors import LsrError
 from lsr.models.base import Encoder
+from lsr.models.pooling import ACTIVATIONS, POOLINGS
+from lsr.models.settings import InferenceFreeSettings, SpladeSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +41,7 @@ _SUPPORTED = ("lsr reads an MLM transformer + SpladePooling, or a Router with a 
               "query route and an MLM transformer + SpladePooling document route")
 
 
-def load_sentence_transformers(folder: Path, settings: dict[str, Any]) -> Encoder:
+def load_sentence_transformers(folder: Path, settings: dict[str, Any], device: str | None = None) -> Encoder:
     """The lsr encoder for a sentence-transformers SparseEncoder folder; `settings` go to the encoder."""
     modules_file = folder / "modules.json"
     modules = _read_json(modules_file)
@@ -49,7 +51,7 @@ def load_sentence_transformers(folder: Path, settings: dict[str, Any]) -> Encode
     except (TypeError, KeyError, AttributeError) as e:
         raise LsrError(f"{modules_file}: not a sentence-transformers module list ({e!r})") from e
     if names == ["Router"]:
-        return _inference_free(folders[0], settings)
+        return _inference_free(folders[0], settings, device)
     splade = _splade_modules(names, folders)
     if splade is None:
         raise LsrError(f"{modules_file}: unsupported sentence-transformers model "
@@ -57,10 +59,11 @@ def load_sentence_transformers(folder: Path, settings: dict[str, Any]) -> Encode
     from lsr.models.splade import SpladeEncoder
 
     mlm_folder, pooling = splade
-    return SpladeEncoder.from_folder(mlm_folder, **{**pooling, **settings})
+    return SpladeEncoder.from_folder(mlm_folder, SpladeSettings.parse({**pooling, **settings}, str(folder)),
+                                     device=device)
 
 
-def _inference_free(router_folder: Path, settings: dict[str, Any]) -> Encoder:
+def _inference_free(router_folder: Path, settings: dict[str, Any], device: str | None) -> Encoder:
     config_file = router_folder / "router_config.json"
     if not config_file.is_file():
         config_file = router_folder / "config.json"  # the name before router_config.json
@@ -79,13 +82,12 @@ def _inference_free(router_folder: Path, settings: dict[str, Any]) -> Encoder:
     from lsr.models.inference_free import InferenceFreeEncoder
 
     mlm_folder, pooling = splade
-    return InferenceFreeEncoder.from_folder(mlm_folder, table=_static_weights(query[0][1]), **{**pooling, **settings})
+    config = InferenceFreeSettings.parse({**pooling, **settings}, str(router_folder))
+    return InferenceFreeEncoder.from_folder(mlm_folder, config, table=_static_weights(query[0][1]), device=device)
 
 
 def _splade_modules(names: list[str], folders: list[Path]) -> tuple[Path, dict[str, str]] | None:
     """(MLM folder, SpladeEncoder pooling settings) when the modules are MLM transformer + SpladePooling."""
-    from lsr.models.splade import ACTIVATIONS, POOLINGS
-
     if len(names) != 2 or names[1] != "SpladePooling" or not _is_mlm(names[0], folders[0]):
         return None
     pooling_file = folders[1] / "config.json"

@@ -26,7 +26,7 @@ from lsr.data import read_qrels, read_queries
 from lsr.eval.beir_datasets import Dataset
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
-from lsr.eval.run import read_trec_run, write_trec_run
+from lsr.runs import read_trec_run, write_trec_run
 from lsr.fileio import write_text_atomic
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.index_info import INFO_FILE, IndexInfo

@@ -1,0 +1,101 @@
+"""Which encoder a model folder holds, and loading it with its typed settings.
+
+`load_encoder(path)` reads `lsr.json` when the folder has one; a plain Hugging Face
+folder is recognised by the architecture named in its `config.json` (with an `idf.json`
+beside it: OpenSearch's inference-free layout), a sentence-transformers folder by its
+`modules.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsr.errors import LsrError
+from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.settings import DecoderSettings, InferenceFreeSettings, SpladeSettings
+
+Loader = Callable[[Path, dict[str, Any], "str | None"], Encoder]
+
+
+def _splade(folder: Path, settings: dict[str, Any], device: str | None) -> Encoder:
+    from lsr.models.splade import SpladeEncoder
+
+    return SpladeEncoder.from_folder(folder, SpladeSettings.parse(settings, str(folder)), device=device)
+
+
+def _inference_free(folder: Path, settings: dict[str, Any], device: str | None) -> Encoder:
+    from lsr.models.inference_free import InferenceFreeEncoder
+
+    return InferenceFreeEncoder.from_folder(folder, InferenceFreeSettings.parse(settings, str(folder)), device=device)
+
+
+def _sentence_transformers(folder: Path, settings: dict[str, Any], device: str | None) -> Encoder:
+    from lsr.models.sentence_transformers import load_sentence_transformers
+
+    return load_sentence_transformers(folder, settings, device)
+
+
+def _decoder_splade(folder: Path, settings: dict[str, Any], device: str | None) -> Encoder:
+    from lsr.models.decoder import DecoderSpladeEncoder
+
+    return DecoderSpladeEncoder.from_folder(folder, DecoderSettings.parse(settings, str(folder)), device=device)
+
+
+ENCODER_KINDS: dict[str, Loader] = {"splade": _splade, "inference-free": _inference_free,
+                                    "sentence-transformers": _sentence_transformers,
+                                    "decoder-splade": _decoder_splade}
+
+
+def load_encoder(model: str | Path, *, device: str | None = None, **overrides: Any) -> Encoder:
+    """Load the encoder stored in a model folder (or a Hugging Face hub id).
+
+    `overrides` replace recorded settings (None: keep); a setting the encoder kind does not have
+    is an `LsrError` naming it. `device` defaults to the first GPU, else the CPU.
+    """
+    folder = local_folder(model)
+    config = EncoderConfig.read(folder) or EncoderConfig(_infer_kind(folder))
+    if config.kind not in ENCODER_KINDS:
+        raise LsrError(f"{folder}: unknown encoder kind {config.kind!r} (known: {', '.join(ENCODER_KINDS)})")
+    settings = {**config.settings, **{k: v for k, v in overrides.items() if v is not None}}
+    return ENCODER_KINDS[config.kind](folder, settings, device)
+
+
+def local_folder(model: str | Path) -> Path:
+    """`model` as a local folder: itself, or a hub snapshot download; `LsrError` when neither."""
+    path = Path(model)
+    if path.is_dir():
+        return path
+    if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
+        raise LsrError(f"model not found: {model} (expected a model folder or a hub id such as naver/splade-v3)")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(model)))
+    except Exception as e:  # the hub raises many kinds; all mean "could not fetch"
+        raise LsrError(f"model not found: {model} is not a local folder and could not be fetched from the hub "
+                       f"({type(e).__name__})") from e
+
+
+def _infer_kind(folder: Path) -> str:
+    if (folder / "modules.json").is_file():
+        return "sentence-transformers"
+    config_file = folder / "config.json"
+    if not config_file.is_file() and any(folder.glob("*.gguf")):
+        return "decoder-splade"
+    if not config_file.is_file():
+        raise LsrError(f"{folder}: not a model folder (no lsr.json and no config.json)")
+    try:
+        architectures = json.loads(config_file.read_text(encoding="utf-8")).get("architectures") or []
+    except json.JSONDecodeError as e:
+        raise LsrError(f"{config_file}: invalid JSON ({e})") from e
+    if any(a.endswith("ForMaskedLM") for a in architectures):
+        return "inference-free" if (folder / "idf.json").is_file() else "splade"
+    if any(a.endswith("ForCausalLM") for a in architectures):
+        return "decoder-splade"
+    raise LsrError(f"{folder}: unsupported model (architectures {architectures or 'not given'}; "
+                   f"lsr reads *ForMaskedLM or *ForCausalLM folders, GGUF folders or folders with lsr.json)")
+
+

@@ -1,0 +1,105 @@
+"""Typed encoder settings: one dataclass per encoder kind, read from `lsr.json` and overrides.
+
+An unknown or inapplicable setting is refused by name (`lsr: error: unknown setting 'long_docs' for a
+decoder-splade encoder; its settings: ...`), never passed on as a stray keyword.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from lsr.errors import LsrError
+from lsr.models.pooling import ACTIVATIONS, POOLINGS
+
+LONG_DOC_MODES = ("windows", "first")
+DTYPES = ("float32", "bfloat16", "float16")
+
+S = TypeVar("S", bound="Settings")
+
+
+@dataclass
+class Settings:
+    """Base of the per-kind settings; `kind` names the encoder in messages."""
+
+    kind = "encoder"
+
+    def __post_init__(self) -> None:
+        for name, allowed in self._choices().items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise LsrError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith(("_length", "batch_size")) and (not isinstance(value, int) or value < 1):
+                raise LsrError(f"{f.name} must be a positive integer, not {value!r}")
+
+    def _choices(self) -> dict[str, tuple]:
+        return {}
+
+    @classmethod
+    def parse(cls: type[S], values: Mapping[str, Any], where: str = "") -> S:
+        """Settings from a mapping (None values mean "default"); `LsrError` for an unknown name."""
+        known = [f.name for f in fields(cls)]
+        for name in values:
+            if name not in known:
+                place = f"{where}: " if where else ""
+                raise LsrError(f"{place}unknown setting {name!r} for a {cls.kind} encoder; "
+                               f"its settings: {', '.join(known)}")
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+    def replace(self: S, **changes: Any) -> S:
+        """A copy with `changes` (validated like `parse`)."""
+        return type(self).parse({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SpladeSettings(Settings):
+    """Masked-LM SPLADE: lengths in tokens, long-document handling, pooling and activation."""
+
+    kind = "splade"
+    query_max_length: int = 64
+    doc_max_length: int = 256
+    batch_size: int = 32
+    long_docs: str = "windows"      # "windows": overlapping windows max-pooled; "first": truncate
+    window_overlap: int = 64
+    pooling: str = "max"
+    activation: str = "relu"
+
+    def _choices(self) -> dict[str, tuple]:
+        return {"long_docs": LONG_DOC_MODES, "pooling": POOLINGS, "activation": ACTIVATIONS}
+
+
+@dataclass
+class InferenceFreeSettings(SpladeSettings):
+    """The document encoder's SPLADE settings, plus the query weight table's file and default weight."""
+
+    kind = "inference-free"
+    weights_file: str = "idf.json"
+    default_weight: float = 0.0
+
+
+@dataclass
+class DecoderSettings(Settings):
+    """Decoder-LLM SPLADE: echo templates, lengths, precision, LoRA adapters, GGUF source."""
+
+    kind = "decoder-splade"
+    echo: bool = True
+    query_template: str | None = None
+    doc_template: str | None = None
+    query_max_length: int = 64
+    doc_max_length: int = 256
+    batch_size: int = 8
+    dtype: str | None = None        # weights' dtype; None: float32 weights, bf16 autocast on a GPU
+    lora: dict[str, Any] | None = None
+    gguf_file: str | None = None
+    pooling: str = "max"
+    activation: str = "relu"
+
+    def _choices(self) -> dict[str, tuple]:
+        return {"dtype": (None, *DTYPES), "pooling": POOLINGS, "activation": ACTIVATIONS}

@@ -1,0 +1,1 @@
+"""Pipelines that drive several stages (indexing, search, training, evaluation) with cached outputs."""
