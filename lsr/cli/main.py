@@ -144,3 +144,5 @@ from lsr.cli.idf import idf  # noqa: E402  (the command lives in its own module)
 cli.add_command(idf)
 from lsr.cli.beir import beir  # noqa: E402
 cli.add_command(beir)
+from lsr.cli.train import train  # noqa: E402
+cli.add_command(train)

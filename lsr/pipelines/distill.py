@@ -1,0 +1,267 @@
+"""`lsr train`: mine → teacher scores → train → evaluate, every stage cached under OUT.
+
+    OUT/config.json                    the resolved config of the run
+    OUT/indexes/                       BM25 / dense indexes of the corpus that mining and teachers use
+    OUT/candidates/{train,eval}.<source>.trec   mined candidates (train: known positives excluded)
+    OUT/teachers/{train,eval}.<teacher>.tsv     teacher scores of every (query, candidate) pair
+    OUT/teachers/report.json           each teacher's and the ensemble's nDCG@10 reranking the eval candidates
+    OUT/idf.json                       inference-free students without a given table: IDF of the corpus
+    OUT/train/                         checkpoints, log.jsonl (every step's losses, postings, FLOPS)
+    OUT/model/                         the trained model folder (`lsr index -m OUT/model` loads it)
+    OUT/eval/                          impact index of the eval corpus, run.trec, results.json
+
+A stage is skipped when its output is there; training resumes from its last checkpoint, so a rerun
+after a kill, or with more steps (`train.epochs`, `train.max_steps`), does only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lsr.data import Query, TrainQuery, read_corpus, read_qrels, read_queries, read_teacher_scores
+from lsr.data import read_train_queries, write_teacher_scores
+from lsr.errors import LsrError
+from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
+from lsr.fileio import atomic_path, write_text_atomic
+from lsr.models import Encoder, load_encoder
+from lsr.runs import Run, read_trec_run, write_trec_run
+from lsr.training.batches import GroupSampler
+from lsr.training.config import TrainConfig
+from lsr.training.retrievers import Retriever, Spec, mine_negatives
+from lsr.training.teachers import Scores, ensemble, ranking, teacher_scores
+from lsr.training.trainer import Trainer, total_steps
+
+log = logging.getLogger(__name__)
+EVAL_RERANK_QUERIES = 100   # periodic evaluation: rerank this many eval queries' candidates...
+EVAL_RERANK_DEPTH = 20      # ...this deep
+
+
+class Distillation:
+    """One training run described by a `TrainConfig`; `run()` does every missing stage."""
+
+    def __init__(self, config: TrainConfig, *, progress: bool = True):
+        self.config, self.progress = config, progress
+        self.out = Path(config.out)
+        data = config.data
+        self.corpus = data.corpus or data.train
+        self.eval_source = data.eval or data.train
+        self.train_queries = read_train_queries(data.train, data.split if Path(data.train).is_dir() else None)
+        split = data.eval_split if Path(self.eval_source).is_dir() else None
+        self.eval_queries = read_queries(self.eval_source, split)
+        self.eval_qrels = read_qrels(self.eval_source, split)
+        self.sources = [Spec.parse(s) for s in config.mining.sources]
+        self.teachers = [Spec.parse(t) for t in config.teachers.models]
+        self._doc_texts: dict[str, str] | None = None
+
+    def run(self) -> dict[str, Any]:
+        """All stages; the evaluation results."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.out / "config.json", json.dumps(self.config.to_dict(), indent=2) + "\n")
+        positives = {q.id: q.positives for q in self.train_queries}
+        train_pool = self.candidates("train", self.train_queries, positives)
+        eval_pool = self.candidates("eval", self.eval_queries, {})
+        targets = None
+        if self.config.train.loss != "infonce":
+            pairs = {q.id: list(dict.fromkeys([*q.positives, *train_pool.get(q.id, [])])) for q in self.train_queries}
+            targets = self.ensemble("train", self.train_queries, pairs)
+            self.teacher_report(eval_pool)
+        model = self.train(train_pool, targets, eval_pool)
+        return self.final_evaluation(model)
+
+    # --- stages -----------------------------------------------------------------------------------
+
+    def candidates(self, part: str, queries: Sequence[Query], positives: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Each query's candidates: the union of every source's top `mining.depth`, in source order."""
+        pool: dict[str, list[str]] = {}
+        for spec in self.sources:
+            path = self.out / "candidates" / f"{part}.{spec.name}.trec"
+            if not path.is_file():
+                log.info("mining %s candidates with %s", part, spec.name)
+                retriever = Retriever(spec, self.corpus, self.out / "indexes", progress=self.progress)
+                write_trec_run(mine_negatives(retriever, queries, positives, self.config.mining.depth), path,
+                               tag=spec.name)
+            for qid, hits in read_trec_run(path).items():
+                pool.setdefault(qid, []).extend(doc for doc, _ in hits)
+        return {qid: list(dict.fromkeys(docs)) for qid, docs in pool.items()}
+
+    def teacher_scores(self, part: str, queries: Sequence[Query], pairs: dict[str, list[str]]) -> list[Scores]:
+        """Every teacher's scores of `pairs`, from its cache file when that covers them."""
+        found = []
+        for spec in self.teachers:
+            path = self.out / "teachers" / f"{part}.{spec.name}.tsv"
+            scores = read_teacher_scores(path) if path.is_file() else {}
+            if any(doc not in scores.get(qid, {}) for qid, docs in pairs.items() for doc in docs):
+                log.info("scoring %s pairs with teacher %s", part, spec.name)
+                scores = teacher_scores(spec, queries, pairs, corpus=self.corpus, doc_texts=self.doc_texts,
+                                        work=self.out / "indexes", progress=self.progress)
+                write_teacher_scores(scores, path)
+            found.append({qid: {doc: scores[qid][doc] for doc in docs} for qid, docs in pairs.items() if docs})
+        return found
+
+    def ensemble(self, part: str, queries: Sequence[Query], pairs: dict[str, list[str]]) -> Scores:
+        teachers = self.config.teachers
+        return ensemble(self.teacher_scores(part, queries, pairs), teachers.weights, teachers.scale)
+
+    def teacher_report(self, eval_pool: dict[str, list[str]]) -> dict[str, Any]:
+        """nDCG@10 of each teacher and of the ensemble, reranking the eval queries' candidates."""
+        path = self.out / "teachers" / "report.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        scores = self.teacher_scores("eval", self.eval_queries, eval_pool)
+        teachers = self.config.teachers
+        runs = {spec.name: ranking(s) for spec, s in zip(self.teachers, scores)}
+        runs["ensemble"] = ranking(ensemble(scores, teachers.weights, teachers.scale))
+        report = {"candidates_per_query": _mean(len(v) for v in eval_pool.values()),
+                  "ndcg@10": {name: evaluate(run, self.eval_qrels, ["nDCG@10"]).values["nDCG@10"]
+                              for name, run in runs.items()}}
+        write_text_atomic(path, json.dumps(report, indent=2) + "\n")
+        log.info("teachers' nDCG@10 reranking the eval candidates: %s", report["ndcg@10"])
+        return report
+
+    def train(self, train_pool: dict[str, list[str]], targets: Scores | None,
+              eval_pool: dict[str, list[str]]) -> Path:
+        """Train (or resume) the student; the saved model folder."""
+        model_dir, folder = self.out / "model", self.out / "train"
+        sampler = GroupSampler(self.train_queries, train_pool, self.config.train.docs_per_query,
+                               self.config.train.seed, targets)
+        steps = total_steps(self.config.train, len(sampler))
+        fingerprint = self._fingerprint()
+        done = folder / "done.json"
+        if done.is_file() and json.loads(done.read_text()) == {"steps": steps, "fingerprint": fingerprint} \
+                and (model_dir / "lsr.json").is_file():
+            return model_dir
+        self._check_same_run(folder, fingerprint)
+        student = self.student()
+        trainer = Trainer(student, self.config.train, sampler, self.doc_texts, folder,
+                          evaluate=self._reranker(eval_pool), progress=self.progress)
+        inference_length = student.config.doc_max_length
+        student.config.doc_max_length = self.config.train.doc_max_length or inference_length
+        try:
+            trainer.train()
+        finally:
+            student.config.doc_max_length = inference_length
+        if hasattr(student, "adopt_trained_query_weights") and self.config.model.trainable_idf:
+            student.adopt_trained_query_weights()
+        with atomic_path(model_dir, is_dir=True) as tmp:
+            student.save(tmp)
+        write_text_atomic(done, json.dumps({"steps": steps, "fingerprint": fingerprint}) + "\n")
+        return model_dir
+
+    def final_evaluation(self, model_dir: Path) -> dict[str, Any]:
+        """Index the eval corpus with the trained model, search with Lucene, evaluate (cached)."""
+        from lsr.indexing.build import build_impact_index
+        from lsr.indexing.search import Searcher
+        from lsr.indexing.stats import cost_stats
+
+        path = self.out / "eval" / "results.json"
+        done = json.loads((self.out / "train" / "done.json").read_text())
+        if path.is_file():
+            results = json.loads(path.read_text(encoding="utf-8"))
+            if results.get("trained") == done:
+                return results
+        index = self.out / "eval" / "index"
+        build_impact_index(self.config.data.eval or self.corpus, index, model_dir, overwrite=True,
+                           progress=self.progress)
+        searcher = Searcher(index)
+        run = searcher.search(self.eval_queries, 1000, progress=self.progress)
+        write_trec_run(run, self.out / "eval" / "run.trec", tag="lsr-train")
+        costs = cost_stats(searcher, self.eval_queries)
+        results = {"trained": done, "metrics": evaluate(run, self.eval_qrels, DEFAULT_MEASURES).values,
+                   "postings_per_doc": costs.postings_per_doc, "postings_per_query": costs.postings_per_query,
+                   "flops": costs.flops, "model": str(model_dir)}
+        write_text_atomic(path, json.dumps(results, indent=2) + "\n")
+        return results
+
+    # --- pieces -----------------------------------------------------------------------------------
+
+    @property
+    def doc_texts(self) -> dict[str, str]:
+        if self._doc_texts is None:
+            self._doc_texts = {d.id: d.full_text() for d in read_corpus(self.corpus)}
+        return self._doc_texts
+
+    def student(self) -> Encoder:
+        """The model to train, as the config's `model` section says (seeded: LoRA weights start the same)."""
+        section = self.config.model
+        torch.manual_seed(self.config.train.seed)
+        if section.kind == "inference-free":
+            from lsr.models.idf import compute_idf, load_idf, load_tokenizer, save_idf
+            from lsr.models.inference_free import InferenceFreeEncoder
+            from lsr.models.settings import InferenceFreeSettings
+
+            if section.idf:
+                table = load_idf(section.idf)
+            else:
+                idf_path = self.out / "idf.json"
+                if not idf_path.is_file():
+                    save_idf(compute_idf(read_corpus(self.corpus), load_tokenizer(section.init),
+                                         progress=self.progress), idf_path)
+                table = load_idf(idf_path)
+            config = InferenceFreeSettings.parse(section.settings, "model.settings")
+            student = InferenceFreeEncoder.from_folder(section.init, config, table=table)
+            student.network.query.weight.requires_grad_(section.trainable_idf)
+        elif section.kind is not None and section.kind not in ("splade", "decoder-splade"):
+            raise LsrError(f"model.kind {section.kind!r}: expected splade, decoder-splade or inference-free")
+        else:
+            student = load_encoder(section.init, **section.settings)
+        if section.lora:
+            student.with_lora(**section.lora)
+        return student
+
+    def _reranker(self, eval_pool: dict[str, list[str]]):
+        """Periodic evaluation: nDCG@10 of the student reranking the first eval queries' candidates."""
+        queries = [q for q in self.eval_queries if eval_pool.get(q.id)][:EVAL_RERANK_QUERIES]
+        pool = {q.id: eval_pool[q.id][:EVAL_RERANK_DEPTH] for q in queries}
+
+        def rerank(encoder: Encoder) -> dict[str, float]:
+            docs = list(dict.fromkeys(d for q in queries for d in pool[q.id]))
+            query_vectors = encoder.encode_queries([q.text for q in queries], [q.id for q in queries])
+            doc_vectors = encoder.encode_docs([self.doc_texts[d] for d in docs], docs)
+            scores = (query_vectors.to_scipy() @ doc_vectors.to_scipy().T).toarray()
+            row_of = {d: i for i, d in enumerate(docs)}
+            run: Run = {q.id: sorted(((d, float(scores[i, row_of[d]])) for d in pool[q.id]), key=lambda h: -h[1])
+                        for i, q in enumerate(queries)}
+            judged = {q.id for q in queries}
+            value = evaluate(run, [r for r in self.eval_qrels if r.query_id in judged], ["nDCG@10"]).values
+            return {"rerank_ndcg@10": value["nDCG@10"], "queries": len(queries), "depth": EVAL_RERANK_DEPTH}
+
+        return rerank
+
+    def _fingerprint(self) -> str:
+        """What the trained weights depend on, apart from the number of steps."""
+        config = self.config.to_dict()
+        config["train"] = {k: v for k, v in config["train"].items()
+                           if k not in ("epochs", "max_steps", "checkpoint_every", "eval_every")}
+        config.pop("out")
+        return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _check_same_run(self, folder: Path, fingerprint: str) -> None:
+        marker = folder / "run.json"
+        if marker.is_file():
+            found = json.loads(marker.read_text())["fingerprint"]
+            if found != fingerprint:
+                raise LsrError(f"{folder}: holds checkpoints of another configuration; use a new out folder "
+                               f"or delete {folder}")
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(marker, json.dumps({"fingerprint": fingerprint}) + "\n")
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def run_training(config: TrainConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Run every missing stage of `config`; the final evaluation's results."""
+    return Distillation(config, progress=progress).run()
+
+
+__all__ = ["Distillation", "TrainQuery", "run_training"]

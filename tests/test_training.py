@@ -1,0 +1,207 @@
+"""Training: config, batches, teachers' ensemble, mining, the trainer's exact resume and the whole pipeline."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lsr.data import TrainQuery
+from lsr.errors import LsrError
+from lsr.models import load_encoder
+from lsr.training.batches import GroupSampler
+from lsr.training.config import load_config
+from lsr.training.teachers import ensemble, ranking
+
+from conftest import make_tiny_mlm, write_beir
+
+LSR = str(Path(sys.executable).parent / "lsr")
+WORDS = ["heart", "disease", "cancer", "cell", "blood", "brain", "gene", "drug", "risk", "study", "protein",
+         "tumor", "virus", "sleep", "diet", "bone"]
+
+
+@pytest.fixture(scope="module")
+def tiny_beir(tmp_path_factory) -> Path:
+    """24 documents over WORDS, 12 train queries (each with one positive), 6 test queries."""
+    docs = [{"_id": f"d{i}", "title": "", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(4)) + f" n{i}"}
+            for i in range(24)]
+    queries = [{"_id": f"q{i}", "text": f"{WORDS[i % len(WORDS)]} {WORDS[(i + 1) % len(WORDS)]}"} for i in range(18)]
+    folder = tmp_path_factory.mktemp("tiny-beir")
+    write_beir(folder, docs, queries, [(f"q{i}", f"d{i}", 1) for i in range(12, 18)], split="test")
+    write_beir(folder, docs, queries, [(f"q{i}", f"d{i}", 1) for i in range(12)], split="train")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return make_tiny_mlm(tmp_path_factory.mktemp("tiny-mlm"), WORDS + [f"n{i}" for i in range(24)])
+
+
+def write_config(path: Path, model: Path, data: Path, out: Path, extra: str = "") -> Path:
+    path.write_text(f"""
+out = "{out}"
+[model]
+init = "{model}"
+settings = {{ doc_max_length = 16, query_max_length = 8 }}
+[data]
+train = "{data}"
+[mining]
+sources = ["bm25"]
+depth = 5
+[teachers]
+models = ["bm25"]
+[train]
+loss = "kl"
+queries_per_batch = 2
+docs_per_query = 3
+max_steps = 8
+lr = 1e-3
+warmup_steps = 2
+lambda_d = 1e-3
+lambda_q = 1e-3
+lambda_warmup_steps = 4
+checkpoint_every = 2
+{extra}
+""")
+    return path
+
+
+def test_config_paths_overrides_and_errors(tmp_path, tiny_model, tiny_beir):
+    config = load_config(write_config(tmp_path / "c.toml", tiny_model, tiny_beir, tmp_path / "out"),
+                         ["train.max_steps=3", "train.lr=0.01", 'mining.sources=["bm25", "dense:m"]'])
+    assert (config.train.max_steps, config.train.lr, config.mining.sources) == (3, 0.01, ["bm25", "dense:m"])
+    relative = tmp_path / "sub"
+    relative.mkdir()
+    (relative / "c.toml").write_text('out = "o"\n[model]\ninit = "../m"\n[data]\ntrain = "d"\n'
+                                     '[train]\nloss = "infonce"\n')
+    config = load_config(relative / "c.toml")
+    assert config.model.init == str(tmp_path / "m") and config.out == str(relative / "o")
+    for override, message in [("train.nope=1", "unknown config key 'train.nope'"),
+                              ("train.lr=fast", "config key 'train.lr'"),
+                              ("train.loss=hinge", "train.loss must be one of"),
+                              ("teachers.models=[]", "distils from teachers"),
+                              ("lr", "expected section.key=value")]:
+        with pytest.raises(LsrError, match=message):
+            load_config(tmp_path / "c.toml", [override])
+
+
+def test_groups_are_deterministic_and_exclude_nothing_they_should_not():
+    queries = [TrainQuery(f"q{i}", f"text {i}", (f"p{i}",)) for i in range(5)]
+    candidates = {f"q{i}": [f"n{i}-{j}" for j in range(6)] for i in range(4)}  # q4 has none: left out
+    sampler = GroupSampler(queries, candidates, size=4, seed=7)
+    again = GroupSampler(queries, candidates, size=4, seed=7)
+    first = [sampler.batch(n, 3) for n in range(6)]
+    assert first == [again.batch(n, 3) for n in range(6)] and len(sampler) == 4
+    for batch in first:
+        for group in batch:
+            qid = group.query_id
+            assert group.doc_ids[0] == f"p{qid[1:]}" and len(set(group.doc_ids[1:])) == 3
+            assert all(doc in candidates[qid] for doc in group.doc_ids[1:])
+    epoch = [g.query_id for n in range(4) for g in sampler.batch(n, 1)]
+    assert sorted(epoch) == ["q0", "q1", "q2", "q3"]  # every query once per epoch
+    assert first != [GroupSampler(queries, candidates, size=4, seed=8).batch(n, 3) for n in range(6)]
+
+
+def test_ensemble_normalises_per_query_and_weights():
+    bm25 = {"q": {"a": 10.0, "b": 5.0, "c": 0.0}}
+    dense = {"q": {"a": 0.2, "b": 0.6, "c": 0.4}}
+    mixed = ensemble([bm25, dense], scale=30.0)["q"]
+    assert mixed["a"] == pytest.approx(30 * (1.0 + 0.0) / 2, abs=1e-3)
+    assert mixed["b"] == pytest.approx(30 * (0.5 + 1.0) / 2, abs=1e-3)
+    assert mixed["c"] == pytest.approx(30 * (0.0 + 0.5) / 2, abs=1e-3)
+    weighted = ensemble([bm25, dense], weights=[3.0, 1.0], scale=1.0)["q"]
+    assert weighted["a"] == pytest.approx(0.75, abs=1e-4) and weighted["b"] == pytest.approx(0.625, abs=1e-4)
+    assert [doc for doc, _ in ranking({"q": mixed})["q"]] == ["b", "a", "c"]
+
+
+def run_lsr_train(config: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run([LSR, "-q", "train", str(config), *overrides],
+                          capture_output=True, text=True, timeout=600)
+
+
+def final_weights(out: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(out / "model" / "model.safetensors")
+
+
+def test_pipeline_trains_evaluates_and_resumes_exactly_after_kill_9(tmp_path, tiny_model, tiny_beir):
+    """Whole `lsr train` run, then the same run killed with SIGKILL after its first checkpoint and rerun:
+    the final weights are equal; every stage's output is there and reused."""
+    whole = write_config(tmp_path / "whole.toml", tiny_model, tiny_beir, tmp_path / "whole")
+    done = run_lsr_train(whole)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "whole" / "eval" / "results.json").read_text())
+    assert set(results["metrics"]) == {"nDCG@10", "R@100", "MRR@10"} and results["postings_per_doc"] > 0
+    log = [json.loads(line) for line in (tmp_path / "whole" / "train" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, 9))
+    assert {"rank_loss", "reg_d", "reg_q", "postings_q", "postings_d", "flops", "lr"} <= set(log[0])
+    assert log[-1]["lambda_d"] == pytest.approx(1e-3) and log[0]["lambda_d"] == pytest.approx(1e-3 / 16)
+    report = json.loads((tmp_path / "whole" / "teachers" / "report.json").read_text())
+    assert set(report["ndcg@10"]) == {"bm25", "ensemble"}
+    trained = load_encoder(tmp_path / "whole" / "model")
+    assert trained.settings["doc_max_length"] == 16
+
+    killed = write_config(tmp_path / "killed.toml", tiny_model, tiny_beir, tmp_path / "killed")
+    process = subprocess.Popen([LSR, "-q", "train", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    train_dir = tmp_path / "killed" / "train"
+    deadline = time.monotonic() + 300
+    while not list(train_dir.glob("checkpoint-*.pt")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed" / "model").exists(), "the run ended before it could be killed"
+    resumed = run_lsr_train(killed)
+    assert resumed.returncode == 0, resumed.stderr
+    expected, got = final_weights(tmp_path / "whole"), final_weights(tmp_path / "killed")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.allclose(expected[name], got[name], atol=1e-6), name
+    log = [json.loads(line) for line in (train_dir / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, 9))
+
+    before = (tmp_path / "whole" / "eval" / "results.json").stat().st_mtime_ns
+    again = run_lsr_train(whole)
+    assert again.returncode == 0 and (tmp_path / "whole" / "eval" / "results.json").stat().st_mtime_ns == before
+    more = run_lsr_train(whole, "train.max_steps=10")  # two more steps: resumes from step 8, re-evaluates
+    assert more.returncode == 0, more.stderr
+    log = [json.loads(line) for line in (tmp_path / "whole" / "train" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log][-3:] == [8, 9, 10]
+
+
+def test_a_changed_config_does_not_resume_foreign_checkpoints(tmp_path, tiny_model, tiny_beir):
+    config = write_config(tmp_path / "c.toml", tiny_model, tiny_beir, tmp_path / "out", "max_grad_norm = 0.5")
+    assert run_lsr_train(config, "train.max_steps=2").returncode == 0
+    other = run_lsr_train(config, "train.max_steps=2", "train.lr=0.5")
+    assert other.returncode == 2 and "holds checkpoints of another configuration" in other.stderr
+    assert other.stderr.count("\n") == 1
+
+
+def test_inference_free_student_keeps_idf_queries_and_learns_documents(tmp_path, tiny_model, tiny_beir):
+    config = write_config(tmp_path / "c.toml", tiny_model, tiny_beir, tmp_path / "out")
+    result = run_lsr_train(config, 'model.kind="inference-free"', "train.max_steps=4")
+    assert result.returncode == 0, result.stderr
+    model = load_encoder(tmp_path / "out" / "model")
+    assert model.kind == "inference-free"
+    idf = json.loads((tmp_path / "out" / "idf.json").read_text())
+    assert json.loads((tmp_path / "out" / "model" / "idf.json").read_text()) == pytest.approx(idf)
+    query = model.encode_queries(["heart disease"]).to_dicts(model.vocab)[0]
+    assert query == pytest.approx({"heart": idf["heart"], "disease": idf["disease"]})
+    log = [json.loads(line) for line in (tmp_path / "out" / "train" / "log.jsonl").read_text().splitlines()]
+    assert "reg_q" not in log[-1]  # fixed IDF queries: nothing to regularise on the query side
+
+
+def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\n")
+    result = run_lsr_train(bad)
+    assert result.returncode == 2 and result.stderr.startswith("lsr: error: ") and result.stderr.count("\n") == 1
+
