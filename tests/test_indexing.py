@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,12 +37,24 @@ def impact_index(tmp_path_factory, mini_scifact, splade_tiny, encoder):
 def test_impact_index_records_what_it_was_built_with(impact_index, splade_tiny, encoder):
     info = IndexInfo.read(impact_index)
     assert (info.kind, info.num_docs, info.num_empty, info.scale) == ("impact", 600, 0, 100.0)
-    assert info.model == str(splade_tiny.resolve())
+    assert Path(info.model_location(impact_index)).resolve() == splade_tiny.resolve()
+    assert not Path(info.model).is_absolute()
     assert info.vocab_fingerprint == encoder.fingerprint
     assert info.encoder_settings["doc_max_length"] == 256
     assert 100 < info.avg_postings_per_doc < 400
     assert count_docs(impact_index / LUCENE_DIR) == 600
     assert len(shard_paths(impact_index / VECTORS_DIR)) == 3
+
+
+def test_an_index_moves_with_the_model_folder_beside_it(tmp_path, mini_scifact, splade_tiny):
+    """The index records its model relative to itself: index and model moved together still search."""
+    shutil.copytree(splade_tiny, tmp_path / "a" / "model")
+    docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:20]
+    write_beir(tmp_path / "data", docs, [{"_id": "q", "text": "cells"}], [("q", docs[0]["_id"], 1)])
+    build_impact_index(str(tmp_path / "data"), tmp_path / "a" / "index", tmp_path / "a" / "model", progress=False)
+    assert IndexInfo.read(tmp_path / "a" / "index").model == "../model"
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    assert Searcher(tmp_path / "b" / "index").search_one("cells", k=3)
 
 
 def test_lucene_top10_equals_brute_force_on_the_quantized_vectors(impact_index, mini_scifact):

@@ -131,3 +131,32 @@ def test_bad_model_folders_give_one_line_errors(tmp_path, make, message):
     with pytest.raises(LsrError, match=message) as info:
         load_encoder(make(tmp_path))
     assert "\n" not in str(info.value)
+
+
+def test_training_forward_equals_inference_and_has_gradients(encoder):
+    texts = ["Statin use and breast cancer survival", "what causes heart disease", "x"]
+    try:  # eval mode (no dropout), gradients on: the masked training path
+        weights = encoder.forward(texts, is_query=True)
+        weights.sum().backward()
+        assert encoder.network.get_output_embeddings().weight.grad.abs().sum() > 0
+    finally:
+        encoder.network.zero_grad(set_to_none=True)
+    assert weights.requires_grad and weights.dtype == torch.float32
+    assert torch.allclose(weights.detach(), encoder.encode_queries(texts).to_dense_torch(), atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling, activation", [("max", "relu"), ("sum", "relu"), ("max", "log1p_relu"),
+                                                  ("sum", "log1p_relu")])
+def test_pooling_with_gradients_equals_pooling_without(pooling, activation):
+    from lsr.models.pooling import SpladePooling
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, 11, requires_grad=True)
+    spans = [(0, 7), (2, 5), (4, 5)]
+    module = SpladePooling(pooling, activation)
+    with_grad = module(logits, spans)
+    with torch.no_grad():
+        without = module(logits, spans)
+    assert torch.allclose(with_grad, without, atol=1e-6)
+    with_grad.sum().backward()
+    assert logits.grad[1, :2].abs().sum() == 0 and logits.grad[1, 2:5].abs().sum() > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
     Rerunning after an interruption resumes the encoding where it stopped.
     """
     out = _prepare(Path(out), overwrite)
-    model_name = _model_name(model)
+    model_name = _model_name(model, out)
     encoder = encoder or load_encoder(model)
     stats = encode_corpus(read_corpus(corpus), encoder, out / VECTORS_DIR, model_name=model_name,
                           shard_size=shard_size, progress=progress)
@@ -92,10 +93,11 @@ def _prepare(out: Path, overwrite: bool) -> Path:
     return out
 
 
-def _model_name(model: str | Path) -> str:
-    """An absolute path for a local folder (so the index finds it from anywhere), else the hub id."""
+def _model_name(model: str | Path, out: Path) -> str:
+    """A local model folder as a path relative to the index folder (the two move together, e.g. a
+    model copied into or beside the index), else the hub id."""
     path = Path(model)
-    return str(path.resolve()) if path.exists() else str(model)
+    return os.path.relpath(path.resolve(), out.resolve()) if path.exists() else str(model)
 
 
 def _warn_empty(info: IndexInfo) -> None:

@@ -29,7 +29,7 @@ class IndexInfo:
     num_docs: int                  # documents read from the corpus
     num_empty: int                 # of which blank: kept in vectors/, absent from Lucene (they match nothing)
     corpus: str
-    model: str | None = None       # impact: the model folder or hub id
+    model: str | None = None       # impact: the model folder (relative to the index folder) or hub id
     encoder_kind: str | None = None
     encoder_settings: dict[str, Any] = field(default_factory=dict)
     vocab_fingerprint: str | None = None
@@ -39,6 +39,14 @@ class IndexInfo:
     bm25: dict[str, float] | None = None  # bm25: {"k1": .., "b": ..}
     speed: dict[str, float] = field(default_factory=dict)  # encode_docs_per_s, index_docs_per_s of the build
     format_version: int = 1
+
+    def model_location(self, folder: str | Path) -> str | None:
+        """Where the model is: `model` taken relative to the index `folder` when that is a folder there
+        (absolute paths of older indexes stay as they are), else `model` itself (a hub id)."""
+        if self.model is None:
+            return None
+        beside = Path(folder) / self.model
+        return str(beside) if beside.is_dir() else self.model
 
     def save(self, folder: str | Path) -> None:
         write_text_atomic(Path(folder) / INFO_FILE, json.dumps(asdict(self), indent=2) + "\n")

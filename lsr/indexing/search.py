@@ -43,7 +43,8 @@ class Searcher:
         self.threads = threads or default_threads()
         self.encoder = None
         if self.info.kind == "impact":
-            self.encoder = encoder or load_encoder(self.info.model, **self.info.encoder_settings)
+            self.encoder = encoder or load_encoder(self.info.model_location(self.index_dir),
+                                                        **self.info.encoder_settings)
             if self.encoder.fingerprint != self.info.vocab_fingerprint:
                 raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
