@@ -153,10 +153,30 @@ class QueryWeights(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.from_numpy(np.asarray(weights, dtype=np.float32).copy()),
                                          requires_grad=False)
 
-    def forward(self, token_ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        """[len(token_ids), vocab] query vectors."""
-        rows = [row for row, ids in enumerate(token_ids) for _ in sorted(set(ids))]
-        terms = [term for ids in token_ids for term in sorted(set(ids))]
-        present = torch.zeros(len(token_ids), self.weight.numel(), device=self.weight.device)
-        present[torch.tensor(rows, dtype=torch.long), torch.tensor(terms, dtype=torch.long)] = 1.0
-        return present * torch.relu(self.weight)
+    def forward(self, token_ids: list[list[int]]) -> torch.Tensor:
+        """[len(token_ids), vocab] query vectors (special tokens have weight 0 in the table)."""
+        return idf_query_vectors(token_ids, self.weight)
+
+
+def idf_query_vectors(token_ids: list[list[int]], idf: torch.Tensor, *,
+                      special_ids: Sequence[int] = ()) -> torch.Tensor:
+    """Query vectors [B, V]: `q_b(j) = 1[j ∈ token_ids[b], j ∉ special_ids] · max(idf_j, 0)`.
+
+    A token counts once however often it occurs. The result has `idf`'s dtype and device and
+    is differentiable in `idf` (which may be a trainable parameter).
+    """
+    if idf.ndim != 1:
+        raise ValueError(f"expected an idf vector [V], got shape {tuple(idf.shape)}")
+    vocab_size = idf.shape[0]
+    rows = [row for row, ids in enumerate(token_ids) for _ in ids]
+    cols = [token for ids in token_ids for token in ids]
+    if any(not 0 <= token < vocab_size for token in (*cols, *special_ids)):
+        raise ValueError(f"token ids must lie in [0, {vocab_size})")
+    presence = torch.zeros(len(token_ids), vocab_size, dtype=idf.dtype, device=idf.device)
+    presence[_long(rows, idf.device), _long(cols, idf.device)] = 1
+    presence[:, _long(list(special_ids), idf.device)] = 0
+    return presence * idf.relu()
+
+
+def _long(values: list[int], device: torch.device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.long, device=device)

@@ -1,3 +1,3 @@
-"""Training (to come): contrastive and distillation losses, sparsity regularisers, teachers,
-hard-negative mining and the trainer. Encoders expose what it needs, e.g.
-`DecoderSpladeEncoder.forward_pooled` (vectors with gradients) and LoRA adapters."""
+"""Training: losses (`losses`), the config (`config`), retrievers for hard-negative mining
+(`retrievers`), teachers and their ensemble (`teachers`), deterministic batches (`batches`) and the
+trainer with exact resume (`trainer`). `lsr.pipelines.distill` drives them as `lsr train`."""

@@ -19,31 +19,12 @@ factor idf_j and the FLOPS gradient none. `score_space_flops` is that right-hand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
+from lsr.models.inference_free import idf_query_vectors
 from lsr.training.losses.sparsity import flops
 
-
-def idf_query_vectors(token_ids: list[list[int]], idf: torch.Tensor, *,
-                      special_ids: Sequence[int] = ()) -> torch.Tensor:
-    """Query vectors [B, V]: `q_b(j) = 1[j ∈ token_ids[b], j ∉ special_ids] · max(idf_j, 0)`.
-
-    A token counts once however often it occurs. The result has `idf`'s dtype and device and
-    is differentiable in `idf` (which may be a trainable parameter).
-    """
-    if idf.ndim != 1:
-        raise ValueError(f"expected an idf vector [V], got shape {tuple(idf.shape)}")
-    vocab_size = idf.shape[0]
-    rows = [row for row, ids in enumerate(token_ids) for _ in ids]
-    cols = [token for ids in token_ids for token in ids]
-    if any(not 0 <= token < vocab_size for token in (*cols, *special_ids)):
-        raise ValueError(f"token ids must lie in [0, {vocab_size})")
-    presence = torch.zeros(len(token_ids), vocab_size, dtype=idf.dtype, device=idf.device)
-    presence[_long(rows, idf.device), _long(cols, idf.device)] = 1
-    presence[:, _long(list(special_ids), idf.device)] = 0
-    return presence * idf.relu()
+__all__ = ["idf_query_vectors", "score_space_flops"]
 
 
 def score_space_flops(contributions: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
@@ -53,7 +34,3 @@ def score_space_flops(contributions: torch.Tensor, idf: torch.Tensor) -> torch.T
     inf or NaN.
     """
     return flops(contributions / idf)
-
-
-def _long(values: list[int], device: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.long, device=device)
