@@ -199,6 +199,20 @@ def test_inference_free_student_keeps_idf_queries_and_learns_documents(tmp_path,
     assert "reg_q" not in log[-1]  # fixed IDF queries: nothing to regularise on the query side
 
 
+def test_rerank_evaluation_before_during_and_after_without_a_full_index(tmp_path, tiny_model, tiny_beir):
+    config = write_config(tmp_path / "c.toml", tiny_model, tiny_beir, tmp_path / "unused")
+    result = run_lsr_train(config, "-o", str(tmp_path / "out"), 'model.kind="inference-free"',
+                           'train.reg_d="score_space_flops"', "train.max_steps=4", "train.eval_every=3",
+                           "data.full_eval=false", "train.eval_queries=4", "train.eval_depth=5")
+    assert result.returncode == 0, result.stderr
+    results = json.loads((tmp_path / "out" / "eval" / "results.json").read_text())
+    assert [r["step"] for r in results["rerank"]] == [0, 3, 4]
+    assert all(0 <= r["rerank_ndcg@10"] <= 1 and r["queries"] == 4 for r in results["rerank"])
+    assert not (tmp_path / "out" / "eval" / "index").exists() and not (tmp_path / "unused").exists()
+    with pytest.raises(LsrError, match="train.reg_d must be one of flops, l1$"):
+        load_config(config, ['train.reg_d="score_space_flops"'])  # score space needs IDF queries
+
+
 def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[model\n")

@@ -12,7 +12,9 @@ from lsr.cli.progress import show_progress
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1)
-def train(config: str, overrides: tuple[str, ...]) -> None:
+@click.option("-o", "--out", type=click.Path(file_okay=False),
+              help="Output folder (default: the config's `out`).")
+def train(config: str, overrides: tuple[str, ...], out: str | None) -> None:
     """Mine negatives, score them with teachers, train and evaluate, as CONFIG says.
 
     OVERRIDES are `section.key=value` pairs (e.g. `train.max_steps=200 out=runs/try`) with TOML
@@ -22,6 +24,8 @@ def train(config: str, overrides: tuple[str, ...]) -> None:
     from lsr.pipelines.distill import run_training
     from lsr.training.config import load_config
 
-    results = run_training(load_config(config, list(overrides)), progress=show_progress())
-    click.echo(json.dumps({k: results[k] for k in ("metrics", "postings_per_doc", "postings_per_query",
-                                                    "flops", "model")}, indent=2))
+    settings = load_config(config, list(overrides))
+    if out:
+        settings.out = out
+    results = run_training(settings, progress=show_progress())
+    click.echo(json.dumps({k: v for k, v in results.items() if k != "trained"}, indent=2))

@@ -39,8 +39,6 @@ from lsr.training.teachers import Scores, ensemble, ranking, teacher_scores
 from lsr.training.trainer import Trainer, total_steps
 
 log = logging.getLogger(__name__)
-EVAL_RERANK_QUERIES = 100   # periodic evaluation: rerank this many eval queries' candidates...
-EVAL_RERANK_DEPTH = 20      # ...this deep
 
 
 class Distillation:
@@ -166,6 +164,10 @@ class Distillation:
             results = json.loads(path.read_text(encoding="utf-8"))
             if results.get("trained") == done:
                 return results
+        if not self.config.data.full_eval:
+            results = {"trained": done, "rerank": self._log_evals(), "model": str(model_dir)}
+            write_text_atomic(path, json.dumps(results, indent=2) + "\n")
+            return results
         index = self.out / "eval" / "index"
         build_impact_index(self.config.data.eval or self.corpus, index, model_dir, overwrite=True,
                            progress=self.progress)
@@ -178,6 +180,11 @@ class Distillation:
                    "flops": costs.flops, "model": str(model_dir)}
         write_text_atomic(path, json.dumps(results, indent=2) + "\n")
         return results
+
+    def _log_evals(self) -> list[dict[str, Any]]:
+        """The rerank evaluations the training log holds, by step."""
+        lines = (self.out / "train" / "log.jsonl").read_text(encoding="utf-8").splitlines()
+        return [{"step": r["step"], **r["eval"]} for r in map(json.loads, lines) if "eval" in r]
 
     # --- pieces -----------------------------------------------------------------------------------
 
@@ -217,8 +224,9 @@ class Distillation:
 
     def _reranker(self, eval_pool: dict[str, list[str]]):
         """Periodic evaluation: nDCG@10 of the student reranking the first eval queries' candidates."""
-        queries = [q for q in self.eval_queries if eval_pool.get(q.id)][:EVAL_RERANK_QUERIES]
-        pool = {q.id: eval_pool[q.id][:EVAL_RERANK_DEPTH] for q in queries}
+        depth = self.config.train.eval_depth
+        queries = [q for q in self.eval_queries if eval_pool.get(q.id)][:self.config.train.eval_queries]
+        pool = {q.id: eval_pool[q.id][:depth] for q in queries}
 
         def rerank(encoder: Encoder) -> dict[str, float]:
             docs = list(dict.fromkeys(d for q in queries for d in pool[q.id]))
@@ -230,7 +238,7 @@ class Distillation:
                         for i, q in enumerate(queries)}
             judged = {q.id for q in queries}
             value = evaluate(run, [r for r in self.eval_qrels if r.query_id in judged], ["nDCG@10"]).values
-            return {"rerank_ndcg@10": value["nDCG@10"], "queries": len(queries), "depth": EVAL_RERANK_DEPTH}
+            return {"rerank_ndcg@10": value["nDCG@10"], "queries": len(queries), "depth": depth}
 
         return rerank
 

@@ -22,6 +22,9 @@ from lsr.errors import LsrError
 
 LOSSES = ("kl", "margin_mse", "infonce")
 REGULARIZERS = ("flops", "l1")
+# Inference-free only: FLOPS of the score contributions idf_j·w_d(j), every term penalised alike (not
+# IDF-aware): the baseline the IDF-aware FLOPS (plain "flops" on the raw document weights) is compared with.
+SCORE_SPACE_FLOPS = "score_space_flops"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class DataSection:
     corpus: str | None = None             # default: the `train` folder's corpus
     eval: str | None = None               # BEIR folder for evaluation; default: `train`
     eval_split: str = "test"
+    full_eval: bool = True                # index the eval corpus with the trained model and search it
 
 
 @dataclass
@@ -83,10 +87,12 @@ class TrainSection:
     lambda_d: float = 0.0
     lambda_warmup_steps: int = 100        # quadratic ramp of both λ
     reg_q: str = "flops"                  # flops | l1
-    reg_d: str = "flops"
+    reg_d: str = "flops"                  # flops | l1 | score_space_flops (inference-free)
     seed: int = 42
     checkpoint_every: int = 50            # optimizer steps
-    eval_every: int = 0                   # optimizer steps; 0: only at the end
+    eval_every: int = 0                   # optimizer steps between rerank evaluations (and at 0 and the end)
+    eval_queries: int = 100               # rerank evaluation: this many eval queries' candidates...
+    eval_depth: int = 20                  # ...this deep, nDCG@10
     max_grad_norm: float = 1.0
 
 
@@ -112,9 +118,11 @@ class TrainConfig:
             raise LsrError("data.train: give the training data (a BEIR folder with a train split)")
         if self.train.loss not in LOSSES:
             raise LsrError(f"train.loss must be one of {', '.join(LOSSES)}, not {self.train.loss!r}")
-        for key in ("reg_q", "reg_d"):
-            if getattr(self.train, key) not in REGULARIZERS:
-                raise LsrError(f"train.{key} must be one of {', '.join(REGULARIZERS)}")
+        if self.train.reg_q not in REGULARIZERS:
+            raise LsrError(f"train.reg_q must be one of {', '.join(REGULARIZERS)}")
+        doc_regularizers = (*REGULARIZERS, SCORE_SPACE_FLOPS) if self.model.kind == "inference-free" else REGULARIZERS
+        if self.train.reg_d not in doc_regularizers:
+            raise LsrError(f"train.reg_d must be one of {', '.join(doc_regularizers)}")
         if self.train.loss != "infonce" and not self.teachers.models:
             raise LsrError(f"train.loss {self.train.loss} distils from teachers: list them in teachers.models")
         weights = self.teachers.weights

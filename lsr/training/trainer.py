@@ -5,7 +5,8 @@ Per optimizer step, over `grad_accum` micro-batches of B queries with G document
     s(q, d) = q · d                                  (student scores, [B, G])
     L = L_rank(s) + λ_q(t)·R_q(q) + λ_d(t)·R_d(d)    R = FLOPS or L1, λ(t) = λ·min(1, (t/T)²)
 L_rank is KL(softmax(teacher/τ) ‖ softmax(s/τ)), MarginMSE against the teacher margins, or InfoNCE
-over in-batch and hard negatives. The query regulariser applies only when queries have trainable
+over in-batch and hard negatives. `score_space_flops` (inference-free, for comparison) is the FLOPS of
+idf_j·w_d(j), which penalises every term alike. The query regulariser applies only when queries have trainable
 weights (not to an inference-free model's fixed IDF queries: there the document FLOPS meets
 IDF-weighted scores, which is the IDF-aware FLOPS of `lsr.training.losses.inference_free`).
 
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from lsr.fileio import atomic_path, write_text_atomic
 from lsr.models import Encoder
 from lsr.training.batches import Group, GroupSampler
-from lsr.training.config import TrainSection
+from lsr.training.config import SCORE_SPACE_FLOPS, TrainSection
 from lsr.training.losses import flops, info_nce, kl_distillation, l1, margin_mse, quadratic_warmup
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,15 @@ class Trainer:
         record: dict[str, Any] = {}
         bar = tqdm(total=self.steps, initial=step, desc="train", unit="step", disable=not self.progress)
         with open(self.folder / LOG_FILE, "a", encoding="utf-8") as log_file:
+            if step == 0 and self.evaluate and self.config.eval_every:
+                log_file.write(json.dumps({"step": 0, "eval": self._evaluate()}) + "\n")
             while step < self.steps:
                 started = time.perf_counter()
                 record = self._step(step)
                 step += 1
                 record.update(step=step, seconds=round(time.perf_counter() - started, 3))
-                if self.evaluate and self.config.eval_every and step % self.config.eval_every == 0 \
-                        and step < self.steps:
+                if self.evaluate and self.config.eval_every and (step % self.config.eval_every == 0
+                                                                 or step == self.steps):
                     record["eval"] = self._evaluate()
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
@@ -136,7 +139,11 @@ class Trainer:
             rank = (kl_distillation(scores, teacher, temperature=config.temperature) if config.loss == "kl"
                     else margin_mse(scores, teacher))
         flat_docs = docs.reshape(-1, docs.shape[-1])
-        parts = {"rank_loss": rank, "reg_d": lambda_d * REGULARIZERS[config.reg_d](flat_docs)}
+        if config.reg_d == SCORE_SPACE_FLOPS:
+            reg_d = flops(flat_docs * torch.relu(self.encoder.network.query.weight))
+        else:
+            reg_d = REGULARIZERS[config.reg_d](flat_docs)
+        parts = {"rank_loss": rank, "reg_d": lambda_d * reg_d}
         if self.queries_trainable and lambda_q:
             parts["reg_q"] = lambda_q * REGULARIZERS[config.reg_q](queries)
         with torch.no_grad():
