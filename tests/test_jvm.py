@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -35,3 +36,17 @@ def test_missing_jar_is_a_one_line_error(monkeypatch, tmp_path):
 def test_the_bundled_java_and_jar_are_found():
     assert (jvm.java_home() / "bin" / "java").exists()
     assert jvm.anserini_jar().name.endswith("-fatjar.jar")
+
+
+def test_signals_stay_with_python_after_the_jvm_starts(tmp_path):
+    """Ctrl-C is a KeyboardInterrupt and SIGTERM ends the process plainly: no JVM crash report."""
+    code = ("import time\nfrom lsr.indexing.jvm import jclass\njclass('java.util.HashMap')()\nprint('up', flush=True)\n"
+            "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n")
+    for sig, expected in [(signal.SIGINT, "interrupted"), (signal.SIGTERM, None)]:
+        process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "up"
+        process.send_signal(sig)
+        rest = process.stdout.read()
+        assert process.wait(timeout=30) == (0 if expected else -signal.SIGTERM)
+        assert (expected or "") in rest
+    assert not list(tmp_path.glob("hs_err_pid*.log"))

@@ -66,8 +66,10 @@ def jnius() -> ModuleType:
 
             if not jnius_config.vm_running:
                 jnius_config.set_classpath(str(jar))
+                # -Xrs: signals (Ctrl-C, SIGTERM) stay Python's; the JVM's own SIGTERM handler would
+                # run exit() under a running interpreter and crash torch's exit hooks.
                 jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}",
-                                         "-Dslf4j.internal.verbosity=WARN")
+                                         "-Dslf4j.internal.verbosity=WARN", "-Xrs")
             import jnius as module
 
             level = module.autoclass("java.util.logging.Level")
