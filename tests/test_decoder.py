@@ -297,3 +297,9 @@ def test_smollm2_from_gguf(tmp_path):
     again = load_encoder(tmp_path / "model")
     assert again.config.gguf_file is None and again.fingerprint == encoder.fingerprint
     assert np.allclose(again.encode_docs([text]).values, vectors.values, atol=1e-4)
+
+
+def test_a_setting_the_decoder_does_not_have_is_refused_by_name(tmp_path):
+    make_encoder("llama").save(tmp_path / "model")
+    with pytest.raises(LsrError, match="unknown setting 'long_docs' for a decoder-splade encoder; its settings: echo,"):
+        load_encoder(tmp_path / "model", long_docs="first")
