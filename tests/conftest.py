@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -73,13 +74,32 @@ def copy_of(tmp_path):
     return copy
 
 
-def make_tiny_mlm(folder: Path, words: list[str]) -> Path:
-    """Save a random-weight BERT masked LM whose vocabulary is the special tokens plus `words`."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+def make_tiny_mlm(folder: Path, words: list[str], model_class: str = "BertForMaskedLM") -> Path:
+    """Save a random-weight BERT (`model_class`, a masked LM by default) whose vocabulary is the special
+    tokens plus `words`."""
+    import transformers
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
-    BertForMaskedLM(config).save_pretrained(folder)
+    transformers.BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    getattr(transformers, model_class)(config).save_pretrained(folder)
     return folder
+
+
+def write_exact(path: Path, text: str) -> Path:
+    """Write `text` byte for byte (no newline translation); gzip it when the name ends in .gz."""
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def error_of(call) -> str:
+    """The message of the `LsrError` that `call()` raises, or raises while its result is iterated."""
+    from lsr.errors import LsrError
+
+    with pytest.raises(LsrError) as caught:
+        result = call()
+        if result is not None and not isinstance(result, (list, dict)):
+            list(result)
+    return str(caught.value)

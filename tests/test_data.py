@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ir_measures import Qrel
 
-from tests.conftest import SHARED, write_beir
+from tests.conftest import SHARED, error_of, write_beir, write_exact as write
 from lsr.data import Document, Query, read_corpus, read_qrels, read_queries
 from lsr.errors import LsrError
 
@@ -21,19 +21,6 @@ MSMARCO_TOY = SHARED / "data" / "msmarco-sample" / "splade-toy"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write(path: Path, text: str) -> Path:
-    """Write `text` byte for byte (no newline translation); gzip it when the name ends in .gz."""
-    data = text.encode("utf-8")
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-    return path
-
-
-def error_of(call) -> str:
-    with pytest.raises(LsrError) as caught:
-        result = call()
-        if not isinstance(result, list):
-            list(result)
-    return str(caught.value)
 
 
 # --- records -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from lsr.data import Document, read_corpus, read_queries
 from lsr.errors import LsrError
 from lsr.indexing.dense_index import DenseIndex
 from lsr.models.dense import DenseEncoder
-from tests.conftest import SHARED, _require
+from tests.conftest import SHARED, _require, make_tiny_mlm
 
 MINILM = SHARED / "models" / "all-MiniLM-L6-v2"
 WORDS = ["heart", "liver", "glucose", "cell", "protein", "blood", "the", "of", "a", "in"]
@@ -28,15 +28,8 @@ def minilm() -> DenseEncoder:
 
 def make_tiny_bert(folder: Path) -> Path:
     """A random-weight `BertModel` with a tokenizer over the special tokens plus WORDS."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-
     torch.manual_seed(0)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
-    BertModel(config).save_pretrained(folder)
-    return folder
+    return make_tiny_mlm(folder, WORDS, "BertModel")
 
 
 def as_sentence_transformers(folder: Path, pooling: dict, modules: list[str] | None = None) -> Path:

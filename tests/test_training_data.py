@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, write_beir
+from tests.conftest import SHARED, error_of, write_beir, write_exact as write
 from lsr.data import (TrainQuery, TrainTuple, content_id, read_teacher_scores, read_train_queries, read_train_tuples,
                       write_teacher_scores)
 from lsr.errors import LsrError
@@ -19,19 +19,6 @@ from lsr.errors import LsrError
 TOY = SHARED / "data" / "msmarco-sample" / "splade-toy"
 
 
-def write(path: Path, text: str) -> Path:
-    """Write `text` byte for byte; gzip it when the name ends in .gz."""
-    data = text.encode("utf-8")
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-    return path
-
-
-def error_of(call) -> str:
-    with pytest.raises(LsrError) as caught:
-        result = call()
-        if result is not None and not isinstance(result, (list, dict)):
-            list(result)
-    return str(caught.value)
 
 
 def toy(name: str) -> Path:

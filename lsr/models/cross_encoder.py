@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lsr.errors import LsrError
-from lsr.models.dense import run_in_length_order, tokenizer_limit
+from lsr.models.dense import run_tokenized, tokenizer_limit
 from lsr.models.device import autocast, pick_device
 
 
@@ -84,15 +84,8 @@ class CrossEncoder:
         passages = [passage for _, passage in pairs]
         encoded = self.tokenizer(queries, passages, truncation="longest_first", max_length=self.max_length,
                                  verbose=False)
-        columns = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
-
-        def scored(rows: np.ndarray) -> torch.Tensor:
-            batch = self.tokenizer.pad({key: [values[i] for i in rows] for key, values in columns.items()},
-                                       return_tensors="pt")
-            return self._scores(batch)
-
-        return run_in_length_order([len(ids) for ids in encoded["input_ids"]], self.batch_size, scored,
-                                   progress=progress, desc="rerank")
+        return run_tokenized(self.tokenizer, encoded, self.batch_size, self._scores, progress=progress,
+                             desc="rerank")
 
     @torch.inference_mode()
     def _scores(self, batch) -> torch.Tensor:

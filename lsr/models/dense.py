@@ -109,15 +109,8 @@ class DenseEncoder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, verbose=False)
-        columns = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
-
-        def pooled(rows: np.ndarray) -> torch.Tensor:
-            batch = self.tokenizer.pad({key: [values[i] for i in rows] for key, values in columns.items()},
-                                       return_tensors="pt")
-            return self._pooled(batch)
-
-        return run_in_length_order([len(ids) for ids in encoded["input_ids"]], self.batch_size, pooled,
-                                   progress=progress, desc="encode")
+        return run_tokenized(self.tokenizer, encoded, self.batch_size, self._pooled, progress=progress,
+                             desc="encode")
 
     @torch.inference_mode()
     def _pooled(self, batch) -> torch.Tensor:
@@ -137,6 +130,19 @@ class DenseEncoder:
         if self._normalize:
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
         return vectors
+
+
+def run_tokenized(tokenizer, encoded, batch_size: int, compute: Callable[[Any], torch.Tensor], *,
+                  progress: bool, desc: str) -> np.ndarray:
+    """`compute` over padded batches of a tokenizer's output, longest inputs first; rows in input order."""
+    columns = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
+
+    def computed(rows: np.ndarray) -> torch.Tensor:
+        return compute(tokenizer.pad({key: [values[i] for i in rows] for key, values in columns.items()},
+                                     return_tensors="pt"))
+
+    return run_in_length_order([len(ids) for ids in encoded["input_ids"]], batch_size, computed,
+                               progress=progress, desc=desc)
 
 
 def run_in_length_order(lengths: Sequence[int], batch_size: int, compute: Callable[[np.ndarray], torch.Tensor],
