@@ -213,6 +213,29 @@ def test_rerank_evaluation_before_during_and_after_without_a_full_index(tmp_path
         load_config(config, ['train.reg_d="score_space_flops"'])  # score space needs IDF queries
 
 
+def test_training_from_text_tuples_with_precomputed_teacher_scores(tmp_path, tiny_model, tiny_beir):
+    from lsr.data import content_id, write_teacher_scores
+
+    rows = [{"query": f"{WORDS[i]} {WORDS[i + 1]}", "positive": f"{WORDS[i]} {WORDS[i + 1]} n{i}",
+             "negatives": [f"{WORDS[i + 2]} n{i + 1}", f"{WORDS[i + 3]} n{i + 2}"]} for i in range(8)]
+    (tmp_path / "tuples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scores = {content_id(r["query"]): {content_id(r["positive"]): 3.0, **{content_id(n): float(k) for k, n in
+                                                                        enumerate(r["negatives"])}} for r in rows}
+    write_teacher_scores(scores, tmp_path / "scores.tsv")
+    config = write_config(tmp_path / "c.toml", tiny_model, tiny_beir, tmp_path / "out")
+    overrides = [f'data.tuples="{tmp_path / "tuples.jsonl"}"', 'data.train=""', f'data.eval="{tiny_beir}"',
+                 f'data.teacher_scores="{tmp_path / "scores.tsv"}"', "teachers.models=[]", "train.max_steps=3"]
+    result = run_lsr_train(config, *overrides)
+    assert result.returncode == 0, result.stderr
+    log = [json.loads(line) for line in (tmp_path / "out" / "train" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 3 and not (tmp_path / "out" / "candidates" / "train.bm25.trec").exists()
+    assert (tmp_path / "out" / "eval" / "results.json").is_file()
+    del scores[content_id(rows[0]["query"])]
+    write_teacher_scores(scores, tmp_path / "scores.tsv")
+    missing = run_lsr_train(config, *overrides, "-o", str(tmp_path / "other"))
+    assert missing.returncode == 2 and "no teacher score for query" in missing.stderr
+
+
 def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[model\n")

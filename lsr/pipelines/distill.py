@@ -17,6 +17,7 @@ after a kill, or with more steps (`train.epochs`, `train.max_steps`), does only 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 
 from lsr.data import Query, TrainQuery, read_corpus, read_qrels, read_queries, read_teacher_scores
-from lsr.data import read_train_queries, write_teacher_scores
+from lsr.data import read_train_queries, read_train_tuples, write_teacher_scores
 from lsr.errors import LsrError
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import atomic_path, write_text_atomic
@@ -48,28 +49,37 @@ class Distillation:
         self.config, self.progress = config, progress
         self.out = Path(config.out)
         data = config.data
-        self.corpus = data.corpus or data.train
         self.eval_source = data.eval or data.train
-        self.train_queries = read_train_queries(data.train, data.split if Path(data.train).is_dir() else None)
+        # part -> corpus: training documents (none for text tuples without data.corpus), eval documents
+        self.corpora = {"train": data.corpus or data.train, "eval": data.eval or data.corpus or data.train}
+        self._texts: dict[str, dict[str, str]] = {}
+        self.tuple_candidates: dict[str, list[str]] = {}
+        if data.tuples:
+            self.train_queries = self._read_tuples(data.tuples, data.max_tuples)
+        else:
+            self.train_queries = read_train_queries(data.train, data.split if Path(data.train).is_dir() else None)
         split = data.eval_split if Path(self.eval_source).is_dir() else None
         self.eval_queries = read_queries(self.eval_source, split)
         self.eval_qrels = read_qrels(self.eval_source, split)
         self.sources = [Spec.parse(s) for s in config.mining.sources]
         self.teachers = [Spec.parse(t) for t in config.teachers.models]
-        self._doc_texts: dict[str, str] | None = None
 
     def run(self) -> dict[str, Any]:
         """All stages; the evaluation results."""
         self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.out / "config.json", json.dumps(self.config.to_dict(), indent=2) + "\n")
         positives = {q.id: q.positives for q in self.train_queries}
-        train_pool = self.candidates("train", self.train_queries, positives)
+        train_pool = self.tuple_candidates or self.candidates("train", self.train_queries, positives)
         eval_pool = self.candidates("eval", self.eval_queries, {})
         targets = None
         if self.config.train.loss != "infonce":
             pairs = {q.id: list(dict.fromkeys([*q.positives, *train_pool.get(q.id, [])])) for q in self.train_queries}
-            targets = self.ensemble("train", self.train_queries, pairs)
-            self.teacher_report(eval_pool)
+            if self.config.data.teacher_scores:
+                targets = _covering(read_teacher_scores(self.config.data.teacher_scores), pairs,
+                                    self.config.data.teacher_scores)
+            else:
+                targets = self.ensemble("train", self.train_queries, pairs)
+                self.teacher_report(eval_pool)
         model = self.train(train_pool, targets, eval_pool)
         return self.final_evaluation(model)
 
@@ -82,7 +92,7 @@ class Distillation:
             path = self.out / "candidates" / f"{part}.{spec.name}.trec"
             if not path.is_file():
                 log.info("mining %s candidates with %s", part, spec.name)
-                retriever = Retriever(spec, self.corpus, self.out / "indexes", progress=self.progress)
+                retriever = Retriever(spec, self._corpus(part), self._work(part), progress=self.progress)
                 write_trec_run(mine_negatives(retriever, queries, positives, self.config.mining.depth), path,
                                tag=spec.name)
             for qid, hits in read_trec_run(path).items():
@@ -97,8 +107,9 @@ class Distillation:
             scores = read_teacher_scores(path) if path.is_file() else {}
             if any(doc not in scores.get(qid, {}) for qid, docs in pairs.items() for doc in docs):
                 log.info("scoring %s pairs with teacher %s", part, spec.name)
-                scores = teacher_scores(spec, queries, pairs, corpus=self.corpus, doc_texts=self.doc_texts,
-                                        work=self.out / "indexes", progress=self.progress)
+                corpus = self._corpus(part) if spec.kind != "cross" else None
+                scores = teacher_scores(spec, queries, pairs, corpus=corpus, doc_texts=self.texts(part),
+                                        work=self._work(part), progress=self.progress)
                 write_teacher_scores(scores, path)
             found.append({qid: {doc: scores[qid][doc] for doc in docs} for qid, docs in pairs.items() if docs})
         return found
@@ -137,7 +148,7 @@ class Distillation:
             return model_dir
         self._check_same_run(folder, fingerprint)
         student = self.student()
-        trainer = Trainer(student, self.config.train, sampler, self.doc_texts, folder,
+        trainer = Trainer(student, self.config.train, sampler, self.texts("train"), folder,
                           evaluate=self._reranker(eval_pool), progress=self.progress)
         inference_length = student.config.doc_max_length
         student.config.doc_max_length = self.config.train.doc_max_length or inference_length
@@ -169,7 +180,7 @@ class Distillation:
             write_text_atomic(path, json.dumps(results, indent=2) + "\n")
             return results
         index = self.out / "eval" / "index"
-        build_impact_index(self.config.data.eval or self.corpus, index, model_dir, overwrite=True,
+        build_impact_index(self.corpora["eval"], index, model_dir, overwrite=True,
                            progress=self.progress)
         searcher = Searcher(index)
         run = searcher.search(self.eval_queries, 1000, progress=self.progress)
@@ -188,11 +199,45 @@ class Distillation:
 
     # --- pieces -----------------------------------------------------------------------------------
 
-    @property
-    def doc_texts(self) -> dict[str, str]:
-        if self._doc_texts is None:
-            self._doc_texts = {d.id: d.full_text() for d in read_corpus(self.corpus)}
-        return self._doc_texts
+    def texts(self, part: str) -> dict[str, str]:
+        """Document id -> text of the part's corpus (train: with the training tuples' documents)."""
+        if part not in self._texts:
+            corpus = self.corpora[part]
+            same = part == "eval" and corpus == self.corpora["train"] and "train" in self._texts
+            self._texts[part] = self._texts["train"] if same else (
+                {d.id: d.full_text() for d in read_corpus(corpus)} if corpus else {})
+        return self._texts[part]
+
+    def _corpus(self, part: str) -> str:
+        corpus = self.corpora[part]
+        if not corpus:
+            raise LsrError("mining and the bm25/dense/index teachers search a corpus: give data.corpus "
+                           "(training from text tuples needs a cross-encoder teacher or data.teacher_scores "
+                           "without one)")
+        return corpus
+
+    def _work(self, part: str) -> Path:
+        """Where the indexes of the part's corpus go (one folder when train and eval share a corpus)."""
+        same = self.corpora["eval"] == self.corpora["train"]
+        return self.out / ("indexes" if part == "train" or same else "indexes-eval")
+
+    def _read_tuples(self, source: str, limit: int | None) -> list[TrainQuery]:
+        """Queries, their positives and negatives (as candidates) from training tuples, held in memory."""
+        data = self.config.data
+        ids = {"corpus": data.corpus, "queries": data.train} if data.corpus and data.train else {}
+        tuples = itertools.islice(read_train_tuples(source, **ids), limit)
+        texts, positives, candidates = {}, {}, self.tuple_candidates
+        for row in tuples:
+            texts.setdefault(row.query_id, row.query_text)
+            positives.setdefault(row.query_id, []).append(row.positive[0])
+            candidates.setdefault(row.query_id, []).extend(doc for doc, _ in row.negatives)
+            self.texts("train").update(row.docs)
+        for qid, docs in candidates.items():
+            candidates[qid] = list(dict.fromkeys(d for d in docs if d not in set(positives[qid])))
+        if not texts:
+            raise LsrError(f"{source}: no training tuples")
+        log.info("%d training queries from %s", len(texts), source)
+        return [TrainQuery(qid, text, tuple(dict.fromkeys(positives[qid]))) for qid, text in texts.items()]
 
     def student(self) -> Encoder:
         """The model to train, as the config's `model` section says (seeded: LoRA weights start the same)."""
@@ -208,7 +253,7 @@ class Distillation:
             else:
                 idf_path = self.out / "idf.json"
                 if not idf_path.is_file():
-                    save_idf(compute_idf(read_corpus(self.corpus), load_tokenizer(section.init),
+                    save_idf(compute_idf(read_corpus(self._corpus("train")), load_tokenizer(section.init),
                                          progress=self.progress), idf_path)
                 table = load_idf(idf_path)
             config = InferenceFreeSettings.parse(section.settings, "model.settings")
@@ -231,7 +276,7 @@ class Distillation:
         def rerank(encoder: Encoder) -> dict[str, float]:
             docs = list(dict.fromkeys(d for q in queries for d in pool[q.id]))
             query_vectors = encoder.encode_queries([q.text for q in queries], [q.id for q in queries])
-            doc_vectors = encoder.encode_docs([self.doc_texts[d] for d in docs], docs)
+            doc_vectors = encoder.encode_docs([self.texts("eval")[d] for d in docs], docs)
             scores = (query_vectors.to_scipy() @ doc_vectors.to_scipy().T).toarray()
             row_of = {d: i for i, d in enumerate(docs)}
             run: Run = {q.id: sorted(((d, float(scores[i, row_of[d]])) for d in pool[q.id]), key=lambda h: -h[1])
@@ -260,6 +305,15 @@ class Distillation:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             write_text_atomic(marker, json.dumps({"fingerprint": fingerprint}) + "\n")
+
+
+def _covering(scores: Scores, pairs: dict[str, list[str]], source: str) -> Scores:
+    """`scores` restricted to `pairs`; `LsrError` naming the first pair the file does not score."""
+    for qid, docs in pairs.items():
+        for doc in docs:
+            if doc not in scores.get(qid, {}):
+                raise LsrError(f"{source}: no teacher score for query {qid!r}, document {doc!r}")
+    return {qid: {doc: scores[qid][doc] for doc in docs} for qid, docs in pairs.items()}
 
 
 def _mean(values) -> float:

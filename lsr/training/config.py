@@ -46,6 +46,9 @@ class DataSection:
     train: str = ""                       # BEIR folder (or queries source) with the training qrels
     split: str = "train"
     corpus: str | None = None             # default: the `train` folder's corpus
+    tuples: str | None = None             # instead of `train` + mining: (query, positive, negatives...) tuples
+    max_tuples: int | None = None         # read at most this many tuples (they are held in memory)
+    teacher_scores: str | None = None     # precomputed (qid, docid, score) file: the targets, no teachers run
     eval: str | None = None               # BEIR folder for evaluation; default: `train`
     eval_split: str = "test"
     full_eval: bool = True                # index the eval corpus with the trained model and search it
@@ -114,8 +117,11 @@ class TrainConfig:
         """Cross-field checks; `LsrError` naming the key."""
         if not self.model.init:
             raise LsrError("model.init: give the model folder the student starts from")
-        if not self.data.train:
-            raise LsrError("data.train: give the training data (a BEIR folder with a train split)")
+        if not self.data.train and not self.data.tuples:
+            raise LsrError("data.train: give the training data (a BEIR folder with a train split, "
+                           "or data.tuples)")
+        if self.data.tuples and not (self.data.eval or self.data.train):
+            raise LsrError("data.eval: training from tuples needs a BEIR folder to evaluate on")
         if self.train.loss not in LOSSES:
             raise LsrError(f"train.loss must be one of {', '.join(LOSSES)}, not {self.train.loss!r}")
         if self.train.reg_q not in REGULARIZERS:
@@ -123,8 +129,9 @@ class TrainConfig:
         doc_regularizers = (*REGULARIZERS, SCORE_SPACE_FLOPS) if self.model.kind == "inference-free" else REGULARIZERS
         if self.train.reg_d not in doc_regularizers:
             raise LsrError(f"train.reg_d must be one of {', '.join(doc_regularizers)}")
-        if self.train.loss != "infonce" and not self.teachers.models:
-            raise LsrError(f"train.loss {self.train.loss} distils from teachers: list them in teachers.models")
+        if self.train.loss != "infonce" and not self.teachers.models and not self.data.teacher_scores:
+            raise LsrError(f"train.loss {self.train.loss} distils from teachers: list them in teachers.models "
+                           f"or give data.teacher_scores")
         weights = self.teachers.weights
         if weights is not None and len(weights) != len(self.teachers.models):
             raise LsrError(f"teachers.weights has {len(weights)} values for {len(self.teachers.models)} teachers")
@@ -133,7 +140,7 @@ class TrainConfig:
 
 
 PATH_KEYS = {("model", "init"), ("model", "idf"), ("data", "train"), ("data", "corpus"), ("data", "eval"),
-             ("out",)}
+             ("data", "tuples"), ("data", "teacher_scores"), ("out",)}
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
