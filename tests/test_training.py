@@ -242,3 +242,10 @@ def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
     result = run_lsr_train(bad)
     assert result.returncode == 2 and result.stderr.startswith("lsr: error: ") and result.stderr.count("\n") == 1
 
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parents[1] / "examples").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_configs_load(example):
+    config = load_config(example)
+    assert Path(config.data.train).name == "scifact" and config.model.init
