@@ -31,21 +31,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lambdas", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3])
     parser.add_argument("--plain", type=float, nargs="*", default=[], help="λ_d for the score-space FLOPS rows")
+    parser.add_argument("--untrained", action="store_true", help="also the model before training (0 steps)")
     parser.add_argument("--out", default="runs/if-sweep")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
     args = parser.parse_args()
     root = Path(args.out)
-    runs = [("idf-aware FLOPS", lam, "flops") for lam in args.lambdas]
+    runs = [("untrained", 0.0, "flops")] if args.untrained else []
+    runs += [("idf-aware FLOPS", lam, "flops") for lam in args.lambdas]
     runs += [("plain FLOPS (score space)", lam, "score_space_flops") for lam in args.plain]
     rows, first = [], None
     for name, lam, regularizer in runs:
-        out = root / f"{regularizer}-{lam:g}"
+        out = root / (name if name == "untrained" else f"{regularizer}-{lam:g}")
         if first is not None:
             for part in SHARED:
                 if (first / part).exists() and not (out / part).exists():
                     out.mkdir(parents=True, exist_ok=True)
                     (shutil.copytree if (first / part).is_dir() else shutil.copy)(first / part, out / part)
-        config = load_config(CONFIG, [*args.set, f"train.lambda_d={lam!r}", f'train.reg_d="{regularizer}"'])
+        steps = ["train.max_steps=0"] if name == "untrained" else []
+        config = load_config(CONFIG, [*args.set, f"train.lambda_d={lam!r}", f'train.reg_d="{regularizer}"', *steps])
         config.out = str(out)
         results = run_training(config)
         first = first or out

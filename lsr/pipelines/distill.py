@@ -293,7 +293,7 @@ class Distillation:
         config["train"] = {k: v for k, v in config["train"].items()
                            if k not in ("epochs", "max_steps", "checkpoint_every", "eval_every")}
         config.pop("out")
-        return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(_canonical_paths(config), sort_keys=True).encode()).hexdigest()[:16]
 
     def _check_same_run(self, folder: Path, fingerprint: str) -> None:
         marker = folder / "run.json"
@@ -314,6 +314,22 @@ def _covering(scores: Scores, pairs: dict[str, list[str]], source: str) -> Score
             if doc not in scores.get(qid, {}):
                 raise LsrError(f"{source}: no teacher score for query {qid!r}, document {doc!r}")
     return {qid: {doc: scores[qid][doc] for doc in docs} for qid, docs in pairs.items()}
+
+
+def _canonical_paths(value: Any) -> Any:
+    """`value` with every string naming an existing path (or `kind:path`) made absolute, so that the
+    same run spelled from another folder has the same fingerprint."""
+    if isinstance(value, dict):
+        return {k: _canonical_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_paths(v) for v in value]
+    if isinstance(value, str) and value:
+        kind, sep, target = value.partition(":")
+        if sep and target and Path(target).exists():
+            return f"{kind}:{Path(target).resolve()}"
+        if Path(value).exists():
+            return str(Path(value).resolve())
+    return value
 
 
 def _mean(values) -> float:
