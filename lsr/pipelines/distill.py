@@ -342,4 +342,4 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> dict[str, Any
     return Distillation(config, progress=progress).run()
 
 
-__all__ = ["Distillation", "TrainQuery", "run_training"]
+__all__ = ["Distillation", "run_training"]
