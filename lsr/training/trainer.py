@@ -66,8 +66,6 @@ class Trainer:
             raise ValueError("the encoder has no trainable weights")
         self.optimizer = torch.optim.AdamW(self.params, lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.queries_trainable = any(n.startswith("query.") for n in self.names) or not hasattr(
-            encoder.network, "query")
 
     def _lr_factor(self, step: int) -> float:
         warmup = self.config.warmup_steps
@@ -144,7 +142,7 @@ class Trainer:
         else:
             reg_d = REGULARIZERS[config.reg_d](flat_docs)
         parts = {"rank_loss": rank, "reg_d": lambda_d * reg_d}
-        if self.queries_trainable and lambda_q:
+        if queries.requires_grad and lambda_q:  # fixed (IDF) queries have nothing to regularise
             parts["reg_q"] = lambda_q * REGULARIZERS[config.reg_q](queries)
         with torch.no_grad():
             active_q, active_d = (queries > 0).float(), (flat_docs > 0).float()
