@@ -81,8 +81,12 @@ def test_config_paths_overrides_and_errors(tmp_path, tiny_model, tiny_beir):
     relative.mkdir()
     (relative / "c.toml").write_text('out = "o"\n[model]\ninit = "../m"\n[data]\ntrain = "d"\n'
                                      '[train]\nloss = "infonce"\n')
+    (relative / "d").mkdir()
     config = load_config(relative / "c.toml")
     assert config.model.init == str(tmp_path / "m") and config.out == str(relative / "o")
+    assert config.data.train == str(relative / "d")
+    hub = load_config(relative / "c.toml", ['model.init="naver/splade-v3"', 'data.train="irds:beir/scifact"'])
+    assert (hub.model.init, hub.data.train) == ("naver/splade-v3", "irds:beir/scifact")
     for override, message in [("train.nope=1", "unknown config key 'train.nope'"),
                               ("train.lr=fast", "config key 'train.lr'"),
                               ("train.loss=hinge", "train.loss must be one of"),

@@ -181,20 +181,22 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for key in keys[:-1]:
             table = table.get(key) if isinstance(table, dict) else None
         if isinstance(table, dict) and isinstance(table.get(keys[-1]), str):
-            table[keys[-1]] = _resolve(table[keys[-1]], base)
+            table[keys[-1]] = _resolve(table[keys[-1]], base, output=keys == ("out",))
     for section, key in (("mining", "sources"), ("teachers", "models")):
         values = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(values, list):
             raw[section][key] = [_resolve_spec(v, base) if isinstance(v, str) else v for v in values]
 
 
-def _resolve(value: str, base: Path) -> str:
+def _resolve(value: str, base: Path, *, output: bool = False) -> str:
+    """`value` taken relative to `base` when it is an output folder, an existing path or starts with
+    "."; otherwise (a hub id such as naver/splade-v3, an irds: id, an absolute path) as it is."""
     if value.startswith(("irds:", "/")) or not value:
         return value
     candidate = base / value
-    if candidate.exists() or value.startswith(".") or "/" not in value:
+    if output or candidate.exists() or value.startswith("."):
         return os.path.normpath(candidate)
-    return value  # a hub id such as naver/splade-v3
+    return value
 
 
 def _resolve_spec(spec: str, base: Path) -> str:
