@@ -284,13 +284,14 @@ class SparseVectors:
         return cls(ids, csr.indptr, csr.indices, values, csr.shape[1], scale)
 
     def to_dicts(self, vocab: Sequence[str]) -> list[dict[str, float | int]]:
-        """One {token: weight} dict per row; `vocab[i]` is the token of term id i."""
+        """One {token: weight} dict per row, highest weight first; `vocab[i]` is the token of term id i."""
         if len(vocab) != self.vocab_size:
             raise ValueError(f"vocabulary has {len(vocab)} tokens, vectors have vocab_size={self.vocab_size}")
         tokens = np.asarray(vocab, dtype=object)[self.indices].tolist()
         weights = self.values.tolist()
         bounds = self.indptr.tolist()
-        return [dict(zip(tokens[a:b], weights[a:b])) for a, b in zip(bounds, bounds[1:])]
+        return [dict(sorted(zip(tokens[a:b], weights[a:b]), key=lambda pair: -pair[1]))
+                for a, b in zip(bounds, bounds[1:])]
 
     @classmethod
     def from_dicts(cls, dicts: Sequence[Mapping[str, float | int]], ids: Sequence[str],

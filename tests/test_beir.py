@@ -39,9 +39,9 @@ def counting(monkeypatch):
     calls = []
     stages = []
     for name, output, action in beir_module._STAGES:
-        def wrapped(dataset, system, folder, _action=action, _name=name, **kwargs):
-            calls.append((dataset.name, system.name, _name))
-            return _action(dataset, system, folder, **kwargs)
+        def wrapped(job, _action=action, _name=name):
+            calls.append((job.dataset.name, job.system.name, _name))
+            return _action(job)
         stages.append((name, output, wrapped))
     monkeypatch.setattr(beir_module, "_STAGES", stages)
     return calls
@@ -62,10 +62,10 @@ def test_report_runs_and_resumes_after_a_kill(tmp_path, data_dir, splade_tiny, m
     calls = counting(monkeypatch)
     original_search = beir_module._STAGES[1][2]
 
-    def killed_on_beta(dataset, system, folder, **kwargs):
-        if dataset.name == "beta" and system.name == "splade-tiny":
+    def killed_on_beta(job):
+        if job.dataset.name == "beta" and job.system.name == "splade-tiny":
             raise KeyboardInterrupt
-        return original_search(dataset, system, folder, **kwargs)
+        return original_search(job)
 
     stages = list(beir_module._STAGES)
     stages[1] = (stages[1][0], stages[1][1], killed_on_beta)
@@ -95,6 +95,30 @@ def test_report_runs_and_resumes_after_a_kill(tmp_path, data_dir, splade_tiny, m
     assert alpha["splade-tiny"]["nDCG@10 delta"] == pytest.approx(
         alpha["splade-tiny"]["nDCG@10"] - alpha["bm25"]["nDCG@10"])
     assert alpha["bm25"]["postings_per_query"] > 0 and alpha["splade-tiny"]["flops"] > 0
+
+
+def test_model_settings_in_the_model_spec(tmp_path, data_dir, splade_tiny, monkeypatch):
+    from lsr.pipelines.beir import parse_model_spec
+
+    assert parse_model_spec("org/model") == ("org/model", {})
+    assert parse_model_spec("runs/m:long_docs=first,doc_max_length=64,scale=1.5") == (
+        "runs/m", {"long_docs": "first", "doc_max_length": 64, "scale": 1.5})
+    with pytest.raises(LsrError, match="key=value"):
+        parse_model_spec("m:long_docs=first,oops")
+    systems = systems_for([f"{splade_tiny}:long_docs=first,doc_max_length=16", str(splade_tiny)])
+    assert [s.name for s in systems] == ["bm25", "splade-tiny-long_docs=first-doc_max_length=16", "splade-tiny"]
+    loads = []
+    original = beir_module.load_encoder
+    monkeypatch.setattr(beir_module, "load_encoder", lambda *a, **k: loads.append(a) or original(*a, **k))
+    results = run_beir(systems[:2], resolve_datasets(["alpha"], data_dir), tmp_path, latency_queries=2)
+    assert len(loads) == 1  # index, search and evaluate share one encoder
+    info = json.loads((tmp_path / "alpha" / systems[1].name / "index" / "lsr-index.json").read_text())
+    assert info["encoder_settings"]["long_docs"] == "first" and info["encoder_settings"]["doc_max_length"] == 16
+    assert results[1]["settings"] == {"long_docs": "first", "doc_max_length": 16}
+    result = CliRunner().invoke(cli, ["beir", "-m", f"{splade_tiny}:no_such_setting=1", "-d", "alpha",
+                                      "--data-dir", str(data_dir), "-o", str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "no_such_setting" in result.output
+    assert not (tmp_path / "bad" / "alpha").exists()  # refused before any work
 
 
 def test_query_equal_to_a_document_id_is_not_its_own_hit(tmp_path, data_dir):

@@ -96,7 +96,7 @@ def test_colliding_query_ids(tmp_path, tiny_beir):
 def test_searching_with_another_models_vocabulary(tmp_path, tiny_beir, splade_tiny):
     assert run_cli("index", tiny_beir, tmp_path / "idx", "--model", splade_tiny).exit_code == 0
     other = make_tiny_mlm(tmp_path / "other", ["heart", "liver", "glucose"])
-    result = run_cli("search", tmp_path / "idx", tiny_beir, tmp_path / "run.trec", "--model", other)
+    result = run_cli("search", tmp_path / "idx", tiny_beir, "-o", tmp_path / "run.trec", "--query-model", other)
     assert_one_line_error(result, "vocabulary")
     assert not (tmp_path / "run.trec").exists()
 
@@ -108,3 +108,120 @@ def test_searching_an_unfinished_index(tmp_path, tiny_beir):
 
 def test_index_needs_exactly_one_of_model_or_bm25(tmp_path, tiny_beir):
     assert_one_line_error(run_cli("index", tiny_beir, tmp_path / "idx"), "--model")
+
+
+def all_commands():
+    return [(name, command) for name, command in sorted(cli.commands.items())]
+
+
+def test_version():
+    from lsr import __version__
+
+    for flag in ("--version", "-V"):
+        result = run_cli(flag)
+        assert result.exit_code == 0 and result.output.strip() == f"lsr, version {__version__}"
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_option_shows_its_default(name):
+    import click
+
+    command = cli.commands[name]
+    ctx = click.Context(command, parent=click.Context(cli, info_name="lsr", **cli.context_settings), info_name=name)
+    text = command.get_help(ctx)
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.hidden or param.is_flag or param.required:
+            continue
+        record = param.get_help_record(ctx)
+        assert "default:" in record[1], f"lsr {name} {record[0]}: no default in --help"
+    assert "Usage: lsr " in text or "Usage: " in text
+
+
+def test_global_options_work_after_the_verb(tmp_path, tiny_beir, splade_tiny, monkeypatch):
+    monkeypatch.delenv("LSR_JAVA_HEAP", raising=False)
+    result = run_cli("idf", tiny_beir, "-o", tmp_path / "idf.json", "-m", splade_tiny, "-q", "--java-heap", "3g")
+    assert result.exit_code == 0, result.output
+    assert "doc/s" not in result.output  # -q after the verb hides the bar
+    import os
+
+    assert os.environ["LSR_JAVA_HEAP"] == "3g"
+    from lsr.cli.main import hoist_global_options
+
+    assert hoist_global_options(["train", "c.toml", "-q", "--", "-q"]) == ["-q", "train", "c.toml", "--", "-q"]
+    assert hoist_global_options(["index", "x", "--java-heap=1g"]) == ["--java-heap=1g", "index", "x"]
+
+
+def test_outputs_are_named_with_dash_o_everywhere(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, "-o", tmp_path / "idx", "--bm25").exit_code == 0
+    result = run_cli("search", tmp_path / "idx", tiny_beir, "-o", tmp_path / "run.trec", "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run.trec").is_file()
+    assert_one_line_error(run_cli("search", tmp_path / "idx", tiny_beir), "-o")
+    assert_one_line_error(run_cli("index", tiny_beir, tmp_path / "a", "-o", tmp_path / "b", "--bm25"), "once")
+    for name in ("index", "search", "idf", "beir", "train", "encode"):
+        help_text = run_cli(name, "--help").output
+        assert "-o, --out" in help_text, name
+
+
+def test_search_refuses_to_overwrite_a_run_without_the_flag(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    run = tmp_path / "run.trec"
+    run.write_text("keep me\n")
+    assert_one_line_error(run_cli("search", tmp_path / "idx", tiny_beir, "-o", run), "--overwrite")
+    assert run.read_text() == "keep me\n"
+    assert run_cli("search", tmp_path / "idx", tiny_beir, "-o", run, "--overwrite").exit_code == 0
+    assert run.read_text().startswith("q1 Q0")
+
+
+def test_a_missing_split_speaks_of_queries(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    result = run_cli("search", tmp_path / "idx", tiny_beir, "-o", tmp_path / "r.trec", "--split", "dev")
+    assert_one_line_error(result, "no queries for split 'dev'", "test")
+
+
+def test_malformed_json_message_reads_as_a_sentence(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "a", "text": "unterminated}\n')
+    result = run_cli("index", corpus, tmp_path / "idx", "--bm25")
+    assert_one_line_error(result, "corpus.jsonl:1", "Unterminated string starting at column 22")
+    assert "at at" not in result.output
+
+
+def test_a_corpus_given_as_queries_is_warned_about(tmp_path, tiny_beir, caplog):
+    import logging
+
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    result = run_cli("search", tmp_path / "idx", tiny_beir / "corpus.jsonl", "-o", tmp_path / "r.trec")
+    assert result.exit_code == 0, result.output
+    assert "5 of 5 queries have a title, as corpus documents do" in result.output
+
+
+def test_many_long_queries_are_warned_about(tmp_path, tiny_beir, caplog):
+    import logging
+
+    long_queries = tmp_path / "long.tsv"
+    long_queries.write_text("".join(f"q{i}\t{' '.join(['word'] * 50)}\n" for i in range(1000)))
+    from lsr.data import read_queries
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_queries(long_queries)
+    assert "look like a corpus" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_queries(tiny_beir, "test")
+    assert caplog.text == ""
+
+
+def test_eval_warns_when_the_run_is_shallower_than_a_measure(tmp_path, tiny_beir):
+    assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
+    assert run_cli("search", tmp_path / "idx", tiny_beir, "-o", tmp_path / "r.trec", "-k", "2").exit_code == 0
+    result = run_cli("eval", tmp_path / "r.trec", tiny_beir, "-M", "R@100", "-M", "P@1")
+    assert result.exit_code == 0, result.output
+    assert "R@100 looks at 100 hits but the run has at most 2 per query" in result.output
+    assert "P@1 looks" not in result.output
+
+
+def test_shell_completion_script():
+    result = CliRunner().invoke(cli, [], prog_name="lsr", env={"_LSR_COMPLETE": "bash_source"})
+    assert "_lsr_completion" in result.output and "complete " in result.output

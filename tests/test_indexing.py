@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lsr.data import read_queries
+from lsr.data import read_corpus, read_queries
 from lsr.errors import LsrError
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.encode_corpus import shard_paths
@@ -77,7 +77,19 @@ def test_lucene_top10_equals_brute_force_on_the_quantized_vectors(impact_index, 
 def test_search_one_matches_batch_search(impact_index, mini_scifact):
     searcher = Searcher(impact_index)
     query = read_queries(mini_scifact, "test")[0]
-    assert searcher.search_one(query.text, k=5) == searcher.search([query], k=5)[query.id]
+    assert searcher.search_one(query.text, k=5, raw=True) == searcher.search([query], k=5)[query.id]
+
+
+def test_search_one_scores_are_the_models_dot_products(impact_index, mini_scifact, encoder):
+    searcher = Searcher(impact_index)
+    query = read_queries(mini_scifact, "test")[0]
+    hits = searcher.search_one(query.text, k=3)
+    docs = {d.id: d for d in read_corpus(mini_scifact)}
+    q = encoder.encode_queries([query.text]).to_scipy()
+    d = encoder.encode_docs([docs[doc_id].full_text() for doc_id, _ in hits]).to_scipy()
+    exact = (d @ q.T).toarray().ravel()
+    assert searcher.score_unit == 100.0 ** 2
+    assert [score for _, score in hits] == pytest.approx(exact.tolist(), rel=0.01)
 
 
 def test_resume_after_a_crash_indexes_every_document_once(tmp_path, mini_scifact, splade_tiny, encoder):
@@ -152,8 +164,10 @@ def test_blank_documents_and_queries_are_kept_and_match_nothing(tmp_path, splade
         info = build(tmp_path / name).info
         assert (info.num_docs, info.num_empty) == (3, 1)
         assert "1 of 3 documents have no terms" in caplog.text and "near-dense" not in caplog.text
+        caplog.clear()
         run = Searcher(tmp_path / name).search(read_queries(folder, "test"), k=10)
         assert run["q2"] == [] and run["q1"][0][0] == "d1"
+        assert "1 of 2 queries are empty" in caplog.text
         assert "d2" not in {d for d, _ in run["q1"]}
 
 

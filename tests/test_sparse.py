@@ -130,6 +130,8 @@ def test_dicts_round_trip():
     quantized = vectors.quantize()
     int_dicts = quantized.to_dicts(VOCAB)
     assert all(type(w) is int for d in int_dicts for w in d.values())
+    for row in dicts + int_dicts:  # highest weight first
+        assert list(row.values()) == sorted(row.values(), reverse=True)
     assert_same(SparseVectors.from_dicts(int_dicts, quantized.ids, VOCAB, scale=quantized.scale), quantized)
 
 

@@ -9,15 +9,20 @@ from lsr.eval.metrics import DEFAULT_MEASURES
 
 
 @click.command()
-@click.option("-m", "--model", "models", multiple=True, help="Model folder or hub id, repeatable.")
+@click.option("-m", "--model", "models", multiple=True, show_default="BM25 only",
+              help="Model folder or hub id, repeatable; MODEL:key=value,... sets encoder settings "
+                   "(e.g. MODEL:long_docs=first,doc_max_length=256).")
 @click.option("-d", "--datasets", required=True,
               help="Comma-separated BEIR names (scifact,nfcorpus,cqadupstack,…), folders or irds: ids.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder holding BEIR folders by name.")
+@click.option("--data-dir", type=click.Path(file_okay=False), show_default="names are folders or irds: ids",
+              help="Folder holding BEIR folders by name.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Work and report folder.")
-@click.option("-k", "--hits", "k", default=1000, show_default=True, help="Documents per query.")
-@click.option("-M", "--measure", "measures", multiple=True, help="ir-measures names (default nDCG@10, R@100, MRR@10).")
-@click.option("--latency-queries", default=100, show_default=True, help="Queries timed one at a time.")
-@click.option("--threads", type=int, help="Lucene threads for indexing and search.")
+@click.option("-k", "--hits", "k", default=1000, help="Documents per query.")
+@click.option("-M", "--measure", "measures", multiple=True, show_default="nDCG@10, R@100, MRR@10",
+              help="ir-measures name, repeatable.")
+@click.option("--latency-queries", default=100, help="Queries timed one at a time.")
+@click.option("--threads", type=int, show_default="2 for indexing, up to 4 for search",
+              help="Lucene threads for indexing and search.")
 def beir(models: tuple[str, ...], datasets: str, data_dir: str | None, out: str, k: int,
          measures: tuple[str, ...], latency_queries: int, threads: int | None) -> None:
     """Encode, index, search and evaluate every model and BM25 on BEIR datasets; write a report.

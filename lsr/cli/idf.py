@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("corpus")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "--output", "output", required=True, type=click.Path(dir_okay=False),
               help="JSON file to write: {token: idf}.")
-@click.option("--tokenizer", "model", required=True, help="Model folder (or hub id) whose tokenizer splits the text.")
+@click.option("-m", "--model", "--tokenizer", "model", required=True,
+              help="Model folder (or hub id) whose tokenizer splits the text.")
 def idf(corpus: str, output: str, model: str) -> None:
     """Write the IDF of every token in CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID).
 

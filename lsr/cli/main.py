@@ -10,12 +10,46 @@ from pathlib import Path
 
 import click
 
+from lsr import __version__
 from lsr.cli.progress import show_progress
 from lsr.errors import LsrError
 
 
+GLOBAL_FLAGS = ("-q", "--quiet")
+GLOBAL_VALUED = ("--java-heap",)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move the root's options (`-q`, `--java-heap X`) found after the verb to the front.
+
+    So `lsr index ... --java-heap 4g -q` works like `lsr --java-heap 4g -q index ...`;
+    everything after a `--` is left alone.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_FLAGS or arg.startswith(tuple(f"{name}=" for name in GLOBAL_VALUED)):
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class _Group(click.Group):
-    """Prints a user mistake (`LsrError`) as one line and exits 2; bugs keep their traceback."""
+    """Takes the root's options anywhere on the line; prints a user mistake (`LsrError`) as one
+    line and exits 2; bugs keep their traceback."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -25,11 +59,16 @@ class _Group(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=_Group)
-@click.option("--java-heap", default=None, help="JVM heap for Lucene, e.g. 4g (default: $LSR_JAVA_HEAP or 2g).")
+@click.group(cls=_Group, context_settings={"show_default": True})
+@click.version_option(__version__, "-V", "--version", prog_name="lsr")
+@click.option("--java-heap", default=None, show_default="$LSR_JAVA_HEAP or 2g",
+              help="JVM heap for Lucene, e.g. 4g.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 def cli(java_heap: str | None, quiet: bool) -> None:
-    """lsr: learned sparse retrieval with Lucene impact indexes."""
+    """lsr: learned sparse retrieval with Lucene impact indexes.
+
+    The options above work before or after the command (`lsr index ... -q`).
+    """
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="lsr: %(message)s", force=True)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no weight-loading bars from transformers...
     if "transformers" in sys.modules:  # ...which reads that variable only when first imported
@@ -43,33 +82,52 @@ def _split_for(source: str, split: str | None) -> str | None:
     return split if Path(source).is_dir() else None
 
 
+MODEL_SETTING = "the model's setting"
+
+
+def output_path(positional: str | None, option: str | None, what: str) -> str:
+    """The output named by `-o/--out` or, as before, by a trailing positional argument."""
+    if positional and option and positional != option:
+        raise LsrError(f"two outputs given ({positional} and -o {option}): name the {what} once, with -o")
+    if not (positional or option):
+        raise LsrError(f"name the {what} to write with -o/--out")
+    return option or positional
+
+
 @cli.command()
 @click.argument("corpus")
-@click.argument("out", type=click.Path(file_okay=False))
-@click.option("-m", "--model", help="Model folder or hub id for an impact index.")
+@click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--out", type=click.Path(file_okay=False), show_default="the OUT argument",
+              help="Index folder to write.")
+@click.option("-m", "--model", show_default="none: give --bm25",
+              help="Model folder or hub id for an impact index.")
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
-@click.option("--scale", default=100.0, show_default=True, help="Impact = round(weight * scale).")
-@click.option("--batch-size", type=int, help="Encoding batch size.")
-@click.option("--doc-max-length", type=int, help="Tokens per document window for the encoder.")
-@click.option("--long-docs", type=click.Choice(["windows", "first"]),
+@click.option("--scale", default=100.0, help="Impact = round(weight * scale).")
+@click.option("--batch-size", type=int, show_default=MODEL_SETTING, help="Encoding batch size.")
+@click.option("--doc-max-length", type=int, show_default=MODEL_SETTING,
+              help="Tokens per document window for the encoder.")
+@click.option("--long-docs", type=click.Choice(["windows", "first"]), show_default=MODEL_SETTING,
               help="Longer documents: max-pool overlapping windows, or keep the first window (SPLADE encoders).")
-@click.option("--shard-size", default=1024, show_default=True, help="Documents per Parquet shard (resume unit).")
-@click.option("--doc-top-k", type=int, help="Keep each document's k largest weights.")
-@click.option("--doc-threshold", type=float, help="Keep document weights above this.")
-@click.option("--query-top-k", type=int, help="Keep each query's k largest weights (recorded for search).")
-@click.option("--query-threshold", type=float, help="Keep query weights above this (recorded for search).")
-@click.option("--k1", default=0.9, show_default=True, help="BM25 k1.")
-@click.option("--b", "b", default=0.4, show_default=True, help="BM25 b.")
-@click.option("--threads", default=2, show_default=True, help="Lucene indexing threads.")
+@click.option("--shard-size", default=1024, help="Documents per Parquet shard (resume unit).")
+@click.option("--doc-top-k", type=int, show_default="no pruning", help="Keep each document's k largest weights.")
+@click.option("--doc-threshold", type=float, show_default="no pruning", help="Keep document weights above this.")
+@click.option("--query-top-k", type=int, show_default="no pruning",
+              help="Keep each query's k largest weights (recorded for search).")
+@click.option("--query-threshold", type=float, show_default="no pruning",
+              help="Keep query weights above this (recorded for search).")
+@click.option("--k1", default=0.9, help="BM25 k1.")
+@click.option("--b", "b", default=0.4, help="BM25 b.")
+@click.option("--threads", default=2, help="Lucene indexing threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
-def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, batch_size: int | None,
-          doc_max_length: int | None, long_docs: str | None, shard_size: int, doc_top_k: int | None,
-          doc_threshold: float | None, query_top_k: int | None, query_threshold: float | None, k1: float,
-          b: float, threads: int, overwrite: bool) -> None:
-    """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT."""
+def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, bm25: bool, scale: float,
+          batch_size: int | None, doc_max_length: int | None, long_docs: str | None, shard_size: int,
+          doc_top_k: int | None, doc_threshold: float | None, query_top_k: int | None,
+          query_threshold: float | None, k1: float, b: float, threads: int, overwrite: bool) -> None:
+    """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT (-o)."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
     from lsr.indexing.pruning import Pruning
 
+    out = output_path(out_arg, out, "index folder")
     if bm25 == bool(model):
         raise LsrError("give exactly one of --model MODEL or --bm25")
     if bm25:
@@ -89,28 +147,41 @@ def index(corpus: str, out: str, model: str | None, bm25: bool, scale: float, ba
 
 
 @cli.command()
-@click.argument("index_dir", type=click.Path(file_okay=False))
+@click.argument("index_dir", metavar="INDEX", type=click.Path(file_okay=False))
 @click.argument("queries")
-@click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--split", default="test", show_default=True, help="Queries split for a BEIR folder.")
-@click.option("-k", "--hits", "k", default=1000, show_default=True, help="Documents per query.")
-@click.option("-m", "--model", help="Query encoder (default: the model the index records).")
-@click.option("--batch-size", type=int, help="Query encoding batch size.")
-@click.option("--threads", type=int, help="Lucene search threads (default: up to 4).")
-@click.option("--tag", default="lsr", show_default=True, help="Run tag in the TREC file.")
-def search(index_dir: str, queries: str, out: str, split: str, k: int, model: str | None,
-           batch_size: int | None, threads: int | None, tag: str) -> None:
-    """Search INDEX_DIR with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT."""
+@click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), show_default="the OUT argument",
+              help="TREC run file to write.")
+@click.option("--split", default="test", help="Queries split for a BEIR folder.")
+@click.option("-k", "--hits", "k", default=1000, help="Documents per query.")
+@click.option("--query-model", show_default="the model the index records",
+              help="Another query encoder (same vocabulary).")
+@click.option("-m", "--model", "old_model", hidden=True)
+@click.option("--batch-size", type=int, show_default=MODEL_SETTING, help="Query encoding batch size.")
+@click.option("--threads", type=int, show_default="up to 4", help="Lucene search threads.")
+@click.option("--tag", default="lsr", help="Run tag in the TREC file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run file at OUT.")
+def search(index_dir: str, queries: str, out_arg: str | None, out: str | None, split: str, k: int,
+           query_model: str | None, old_model: str | None, batch_size: int | None, threads: int | None,
+           tag: str, overwrite: bool) -> None:
+    """Search INDEX with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT (-o)."""
     from lsr.data import read_queries
     from lsr.runs import write_trec_run
     from lsr.indexing.search import Searcher
-    from lsr.models import load_encoder
 
-    encoder = load_encoder(model, batch_size=batch_size) if model else None
+    out = output_path(out_arg, out, "run file")
+    if Path(out).exists() and not overwrite:
+        raise LsrError(f"{out} exists: pass --overwrite to replace it")
+    topics = read_queries(queries, _split_for(queries, split))
+    model = query_model or old_model
+    encoder = None
+    if model:
+        from lsr.models import load_encoder
+
+        encoder = load_encoder(model, batch_size=batch_size)
     searcher = Searcher(index_dir, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
         searcher.encoder.config.batch_size = batch_size
-    topics = read_queries(queries, _split_for(queries, split))
     run = searcher.search(topics, k, progress=show_progress())
     write_trec_run(run, out, tag=tag)
     click.echo(f"searched {len(topics)} queries, wrote {out}")
@@ -119,10 +190,11 @@ def search(index_dir: str, queries: str, out: str, split: str, k: int, model: st
 @cli.command("eval")
 @click.argument("run_file", type=click.Path(dir_okay=False))
 @click.argument("qrels")
-@click.option("--split", default="test", show_default=True, help="Qrels split for a BEIR folder.")
-@click.option("-M", "--measure", "measures", multiple=True,
-              help="ir-measures name, repeatable (default: nDCG@10, R@100, MRR@10).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the figures as JSON.")
+@click.option("--split", default="test", help="Qrels split for a BEIR folder.")
+@click.option("-M", "--measure", "measures", multiple=True, show_default="nDCG@10, R@100, MRR@10",
+              help="ir-measures name, repeatable.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), show_default="none",
+              help="Also write the figures as JSON to this file.")
 def eval_(run_file: str, qrels: str, split: str, measures: tuple[str, ...], json_out: str | None) -> None:
     """Evaluate RUN_FILE against QRELS (BEIR folder, qrels file or irds:ID)."""
     from lsr.data import read_qrels
@@ -146,3 +218,7 @@ from lsr.cli.beir import beir  # noqa: E402
 cli.add_command(beir)
 from lsr.cli.train import train  # noqa: E402
 cli.add_command(train)
+from lsr.cli.encode import encode  # noqa: E402
+cli.add_command(encode)
+from lsr.cli.info import info  # noqa: E402
+cli.add_command(info)

@@ -13,7 +13,7 @@ from lsr.cli.progress import show_progress
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1)
 @click.option("-o", "--out", type=click.Path(file_okay=False),
-              help="Output folder (default: the config's `out`).")
+              show_default="the config's `out`", help="Output folder.")
 def train(config: str, overrides: tuple[str, ...], out: str | None) -> None:
     """Mine negatives, score them with teachers, train and evaluate, as CONFIG says.
 

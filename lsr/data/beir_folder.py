@@ -29,7 +29,7 @@ def read_folder_corpus(folder: Path) -> Iterator[Document]:
 
 def read_folder_queries(folder: Path, split: str | None) -> list[Query]:
     """All queries, or with a split only those judged in `qrels/<split>.tsv`, in file order."""
-    qrels_path = None if split is None else _qrels_file(folder, split)
+    qrels_path = None if split is None else _qrels_file(folder, split, "queries")
     queries = read_jsonl_queries(_member(folder, QUERIES_FILE))
     if qrels_path is None:
         return queries
@@ -41,7 +41,7 @@ def read_folder_qrels(folder: Path, split: str | None) -> list[Qrel]:
     """The judgements of `qrels/<split>.tsv`; a folder needs the split named."""
     if split is None:
         raise LsrError(f"{folder}: name a qrels split for a BEIR folder (available: {_available(folder)})")
-    return read_qrels_lines(_qrels_file(folder, split))
+    return read_qrels_lines(_qrels_file(folder, split, "qrels"))
 
 
 def _member(folder: Path, name: str) -> Path:
@@ -51,10 +51,12 @@ def _member(folder: Path, name: str) -> Path:
     return path
 
 
-def _qrels_file(folder: Path, split: str) -> Path:
+def _qrels_file(folder: Path, split: str, wanted: str) -> Path:
+    """`qrels/<split>.tsv`, which names a split's judgements and so its queries."""
     path = folder / QRELS_DIR / f"{split}.tsv"
     if not path.is_file():
-        raise LsrError(f"{folder}: no qrels for split {split!r} (available: {_available(folder)})")
+        raise LsrError(f"{folder}: no {wanted} for split {split!r}: {QRELS_DIR}/{split}.tsv is missing "
+                       f"(splits: {_available(folder)})")
     return path
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lsr.data.lines import UniqueIds, located, numbered_lines, record_id
+from lsr.data.lines import UniqueIds, json_problem, located, numbered_lines, record_id
 from lsr.data.records import Document, Query
 from lsr.errors import LsrError
+
+log = logging.getLogger(__name__)
 
 DOC_ID_KEYS = ("_id", "id", "doc_id", "docid")
 DOC_TEXT_KEYS = ("text", "contents")
@@ -30,12 +33,16 @@ def read_jsonl_corpus(path: Path) -> Iterator[Document]:
 def read_jsonl_queries(path: Path) -> list[Query]:
     """Read the queries of a `.jsonl` file: an id and a text per line."""
     seen = UniqueIds("query", path)
-    queries = []
+    queries, titled = [], 0
     for line_no, obj in _objects(path):
         where = f"{path}:{line_no}"
         query = Query(_id(obj, QUERY_ID_KEYS, where), _text(obj, QUERY_TEXT_KEYS, where))
         seen.add(query.id, line_no)
         queries.append(query)
+        titled += bool(obj.get("title"))
+    if titled:
+        log.warning("%s: %d of %d queries have a title, as corpus documents do: is this the corpus?",
+                    path, titled, len(queries))
     return queries
 
 
@@ -44,7 +51,7 @@ def _objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise located(path, line_no, f"malformed JSON ({e.msg} at column {e.colno})") from None
+            raise located(path, line_no, json_problem(e)) from None
         if not isinstance(obj, dict):
             raise located(path, line_no, f"expected a JSON object, got {type(obj).__name__}")
         yield line_no, obj

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from lsr.errors import LsrError
 def located(path: Path | str, line_no: int, message: str) -> LsrError:
     """An `LsrError` that points at `path:line_no`."""
     return LsrError(f"{path}:{line_no}: {message}")
+
+
+def json_problem(error: json.JSONDecodeError) -> str:
+    """`malformed JSON (<what> at column N)` for a decoding error, read as a sentence."""
+    return f"malformed JSON ({error.msg.removesuffix(' at')} at column {error.colno})"
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from lsr.data.beir_folder import is_beir_folder
 from lsr.data.irds import PREFIX, _download_failures, _load, read_irds_queries
 from lsr.data.jsonl import _objects
-from lsr.data.lines import located, numbered_lines, record_id
+from lsr.data.lines import json_problem, located, numbered_lines, record_id
 from lsr.data.records import Document
 from lsr.data.sources import read_corpus, read_qrels, read_queries
 from lsr.errors import LsrError
@@ -404,7 +404,7 @@ def _scores_json(path: Path) -> Scores:
         data = json.loads((gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8-sig"),
                           object_pairs_hook=_Pairs)
     except json.JSONDecodeError as e:
-        raise located(path, e.lineno, f"malformed JSON ({e.msg} at column {e.colno})") from None
+        raise located(path, e.lineno, json_problem(e)) from None
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
         raise LsrError(f"{path}: not a readable JSON scores file ({e})") from None
     if not isinstance(data, _Pairs):

@@ -8,6 +8,7 @@ Measures are keyed by the names exactly as the caller wrote them (e.g. "MRR@10")
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
@@ -19,6 +20,7 @@ from lsr.errors import LsrError
 from lsr.runs import Run
 
 DEFAULT_MEASURES = ("nDCG@10", "R@100", "MRR@10")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,20 @@ def evaluate(run: Run, qrels: Iterable[Qrel], measures: Sequence[str] = DEFAULT_
     qids = _judged_queries(qrels)
     if not qids:
         raise LsrError("the qrels judge no document relevant (relevance > 0); there is nothing to evaluate")
+    _warn_if_shallow(run, measures)
     per_query = evaluate_per_query(run, qrels, measures)
     return EvalResult(values={name: fmean(by_query.values()) for name, by_query in per_query.items()},
                       num_queries=len(qids), num_missing=sum(1 for qid in qids if not run.get(qid)))
+
+
+def _warn_if_shallow(run: Run, measures: Sequence[str]) -> None:
+    """Warn when a measure looks deeper (R@100) than the run's deepest ranking (10 hits)."""
+    depth = max((len(hits) for hits in run.values()), default=0)
+    for name, measure in zip(measures, parse_measures(measures)):
+        cutoff = measure.params.get("cutoff")
+        if cutoff is not None and depth and cutoff > depth:
+            log.warning("%s looks at %d hits but the run has at most %d per query: it is measured on a "
+                        "shallower ranking than its name says", name, cutoff, depth)
 
 
 def format_table(results: Mapping[str, Mapping[str, float]]) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsr.data import read_corpus
+from lsr.data import Document, read_corpus
+from lsr.data.sources import count_documents
 from lsr.errors import LsrError
 from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE, encode_corpus, shard_paths
 from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
@@ -46,11 +50,14 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
 
     Rerunning after an interruption resumes the encoding where it stopped.
     """
-    out = _prepare(Path(out), overwrite)
-    model_name = _model_name(model, out)
+    out = Path(out)
+    _check_not_built(out, overwrite)
+    docs = _documents(corpus)
     encoder = encoder or load_encoder(model)
-    stats = encode_corpus(read_corpus(corpus), encoder, out / VECTORS_DIR, model_name=model_name,
-                          shard_size=shard_size, progress=progress)
+    with _output_folder(out, overwrite):
+        model_name = _model_name(model, out)
+        stats = encode_corpus(docs, encoder, out / VECTORS_DIR, model_name=model_name, shard_size=shard_size,
+                              progress=progress, total=count_documents(corpus))
     start = time.perf_counter()
     impact = write_impact_index(shard_paths(out / VECTORS_DIR), encoder.vocab, scale, out / LUCENE_DIR,
                                 pruning=pruning, threads=threads)
@@ -70,9 +77,12 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
 def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float = 0.4, threads: int = 2,
                      overwrite: bool = False) -> BuildReport:
     """Write a BM25 index of `corpus` (title and text as one field) searched with `k1`, `b`."""
-    out = _prepare(Path(out), overwrite)
+    out = Path(out)
+    _check_not_built(out, overwrite)
+    docs = _documents(corpus)
     start = time.perf_counter()
-    num_docs, num_blank = write_bm25_index(read_corpus(corpus), out / LUCENE_DIR, threads=threads)
+    with _output_folder(out, overwrite):
+        num_docs, num_blank = write_bm25_index(docs, out / LUCENE_DIR, threads=threads)
     info = IndexInfo(kind="bm25", num_docs=num_docs, num_empty=num_blank, corpus=str(corpus),
                      bm25={"k1": k1, "b": b})
     report = BuildReport(info, lucene_seconds=time.perf_counter() - start)
@@ -82,15 +92,35 @@ def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float 
     return report
 
 
-def _prepare(out: Path, overwrite: bool) -> Path:
-    if (out / INFO_FILE).exists():
-        if not overwrite:
-            raise LsrError(f"{out}: an index is already there (pass --overwrite to rebuild it)")
-        shutil.rmtree(out)
-    elif overwrite and out.exists():
+def _check_not_built(out: Path, overwrite: bool) -> None:
+    if (out / INFO_FILE).exists() and not overwrite:
+        raise LsrError(f"{out}: an index is already there (pass --overwrite to rebuild it)")
+
+
+def _documents(corpus: str) -> Iterator[Document]:
+    """The documents of `corpus`, the first read already: a missing, unreadable or empty corpus fails
+    before the output folder is touched."""
+    docs = read_corpus(corpus)
+    first = next(docs, None)
+    if first is None:
+        raise LsrError(f"{corpus}: the corpus has no documents")
+    return itertools.chain([first], docs)
+
+
+@contextmanager
+def _output_folder(out: Path, overwrite: bool) -> Iterator[Path]:
+    """`out` created (emptied first under `overwrite`) for a build; if the build fails, the folders this
+    call created are removed again, unless they hold encoded shards a rerun resumes from."""
+    created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+    if overwrite and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    return out
+    try:
+        yield out
+    except BaseException:
+        if created is not None and not shard_paths(out / VECTORS_DIR):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def _model_name(model: str | Path, out: Path) -> str:

@@ -11,12 +11,15 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import torch
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lsr.data import Document
 from lsr.errors import LsrError
@@ -49,9 +52,12 @@ def shard_paths(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).glob("part-*.parquet"))
 
 
-def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *,
-                  model_name: str, shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True) -> EncodeStats:
-    """Encode `docs` into shards under `folder`, resuming after the shards already there."""
+def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *, model_name: str,
+                  shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, total: int | None = None) -> EncodeStats:
+    """Encode `docs` into shards under `folder`, resuming after the shards already there.
+
+    The bar counts documents of `total` (the corpus size, when known) and moves after every model batch.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _check_manifest(folder, {"model": model_name, "encoder_kind": encoder.kind,
@@ -60,20 +66,45 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
     done = shard_paths(folder)
     num_docs = _skip_finished(docs, done)
     encoded_now, start = 0, time.perf_counter()
-    bar = tqdm(desc="encode docs", unit="doc", initial=num_docs, disable=not progress)
-    for index in itertools.count(len(done)):
-        batch = list(itertools.islice(docs, shard_size))
-        if not batch:
-            break
-        vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
-        if encoded_now == 0:
-            _warn_if_near_dense(vectors, folder)
-        vectors.to_parquet(folder / f"part-{index:05d}.parquet")
-        num_docs += len(batch)
-        encoded_now += len(batch)
-        bar.update(len(batch))
-    bar.close()
+    with tqdm(desc="encode docs", unit="doc", total=total, initial=num_docs, disable=not progress,
+              dynamic_ncols=True) as bar, (logging_redirect_tqdm(tqdm_class=tqdm) if progress else nullcontext()):
+        for index in itertools.count(len(done)):
+            batch = list(itertools.islice(docs, shard_size))
+            if not batch:
+                break
+            end = num_docs + len(batch)
+            # Model batches hold texts or windows of texts, longest first: count them, up to the shard's end.
+            with _after_model_batches(encoder.network, lambda rows: bar.update(min(rows, end - bar.n)),
+                                      enabled=progress):
+                vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
+            if encoded_now == 0:
+                _warn_if_near_dense(vectors, folder)
+            vectors.to_parquet(folder / f"part-{index:05d}.parquet")
+            num_docs, encoded_now = end, encoded_now + len(batch)
+            bar.update(end - bar.n)
+        bar.total = num_docs  # a line count can be a little off (blank lines): end at 100 %
     return EncodeStats(num_docs, encoded_now, time.perf_counter() - start)
+
+
+@contextmanager
+def _after_model_batches(network: torch.nn.Module, step: Callable[[int], object], *, enabled: bool) -> Iterator[None]:
+    """Call `step(rows)` after each forward call of `network` (or of its members, for a dict of networks),
+    that is after each batch the encoder runs, without changing how it batches."""
+    if not enabled:
+        yield
+        return
+
+    def hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: object) -> None:
+        rows = kwargs.get("input_ids", args[0] if args else None)
+        step(len(rows) if rows is not None else 0)
+
+    modules = list(network.values()) if isinstance(network, torch.nn.ModuleDict) else [network]
+    handles = [m.register_forward_hook(hook, with_kwargs=True) for m in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _warn_if_near_dense(vectors: SparseVectors, folder: Path) -> None:

@@ -65,9 +65,20 @@ class Searcher:
             run.update(read_trec_run(output))
         return run
 
-    def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
-        """Top-`k` (doc id, score) for one query text."""
-        return self.search_prepared(self.prepare_query(text), k)
+    def search_one(self, text: str, k: int = 10, *, raw: bool = False) -> list[tuple[str, float]]:
+        """Top-`k` (doc id, score) for one query text.
+
+        An impact index scores with integer impacts quantized at `scale` on both sides, so Lucene's
+        score is about scale² times the float dot product: the score returned is Lucene's divided
+        by `score_unit` (the model's dot product, up to rounding), or Lucene's own with `raw`.
+        """
+        hits = self.search_prepared(self.prepare_query(text), k)
+        return hits if raw else [(doc, score / self.score_unit) for doc, score in hits]
+
+    @property
+    def score_unit(self) -> float:
+        """Lucene score per unit of the model's dot product: scale² for impact indexes, 1 for BM25."""
+        return self.info.scale ** 2 if self.info.kind == "impact" else 1.0
 
     def prepare_query(self, text: str):
         """What Lucene is asked for one query: the text (BM25) or the encoded int vector (impact)."""
@@ -98,14 +109,18 @@ class Searcher:
 
     def _topic_lines(self, queries: Sequence[Query], *, progress: bool) -> list[str]:
         if self.encoder is None:
-            return [f"{q.id}\t{' '.join(q.text.split())}\n" for q in queries if q.text.strip()]
-        vectors = self.encode_queries(queries, progress=progress)
-        vocab, lines = self.encoder.vocab, []
-        for i, query_id in enumerate(vectors.ids):
-            terms, weights = vectors.row(i)
-            if terms.size:
-                words = " ".join(" ".join([vocab[t]] * w) for t, w in zip(terms.tolist(), weights.tolist()))
-                lines.append(f"{query_id}\t{words}\n")
+            lines = [f"{q.id}\t{' '.join(q.text.split())}\n" for q in queries if q.text.strip()]
+        else:
+            vectors = self.encode_queries(queries, progress=progress)
+            vocab, lines = self.encoder.vocab, []
+            for i, query_id in enumerate(vectors.ids):
+                terms, weights = vectors.row(i)
+                if terms.size:
+                    words = " ".join(" ".join([vocab[t]] * w) for t, w in zip(terms.tolist(), weights.tolist()))
+                    lines.append(f"{query_id}\t{words}\n")
+        if len(lines) < len(queries):
+            log.warning("%d of %d queries are empty%s and match nothing", len(queries) - len(lines), len(queries),
+                        "" if self.encoder is None else " (or encode to no terms)")
         return lines
 
     def _scoring_args(self) -> list[str]:

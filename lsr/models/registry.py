@@ -63,6 +63,17 @@ def load_encoder(model: str | Path, *, device: str | None = None, **overrides: A
     return ENCODER_KINDS[config.kind](folder, settings, device)
 
 
+SETTINGS = {"splade": SpladeSettings, "inference-free": InferenceFreeSettings, "decoder-splade": DecoderSettings}
+
+
+def check_settings(model: str | Path, settings: dict[str, Any]) -> None:
+    """Refuse, with the `LsrError` loading would raise, settings the model's encoder kind lacks (no loading)."""
+    folder = local_folder(model)
+    config = EncoderConfig.read(folder) or EncoderConfig(_infer_kind(folder))
+    if config.kind in SETTINGS:
+        SETTINGS[config.kind].parse({**config.settings, **settings}, str(folder))
+
+
 def local_folder(model: str | Path) -> Path:
     """`model` as a local folder: itself, or a hub snapshot download; `LsrError` when neither."""
     path = Path(model)

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from lsr.data import read_qrels, read_queries
+from lsr.errors import LsrError
 from lsr.eval.beir_datasets import Dataset
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
@@ -32,6 +35,8 @@ from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.index_info import INFO_FILE, IndexInfo
 from lsr.indexing.search import Searcher
 from lsr.indexing.stats import cost_stats, index_mb
+from lsr.models import Encoder, load_encoder
+from lsr.models.registry import check_settings
 
 log = logging.getLogger(__name__)
 BM25 = "bm25"
@@ -39,23 +44,75 @@ BM25 = "bm25"
 
 @dataclass
 class System:
-    """A row of the report: BM25 (model None) or an impact model."""
+    """A row of the report: BM25 (model None) or an impact model with its encoder settings."""
 
     name: str
     model: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """`MODEL` or `MODEL:key=value,key=value` (encoder settings) as (model, settings).
+
+    Values read as int or float where they parse so, else as text: `splade:long_docs=first,doc_max_length=256`.
+    """
+    match = re.fullmatch(r"(.+?):([A-Za-z_]\w*=.*)", spec)
+    if match is None:
+        return spec, {}
+    model, settings = match.group(1), {}
+    for pair in match.group(2).split(","):
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise LsrError(f"{spec}: expected MODEL:key=value,key=value, got {pair!r}")
+        settings[key.strip()] = _number_or_text(value.strip())
+    return model, settings
+
+
+def _number_or_text(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def systems_for(models: Sequence[str]) -> list[System]:
-    """BM25 first, then one system per model, named after its folder (or hub id), made unique."""
+    """BM25 first, then one system per model spec (see `parse_model_spec`), named after its folder
+    (or hub id) and settings, made unique."""
     systems, names = [System(BM25)], {BM25}
-    for model in models:
+    for spec in models:
+        model, settings = parse_model_spec(spec)
         base = Path(model).name if Path(model).exists() else model.replace("/", "__")
+        base += "".join(f"-{key}={value}" for key, value in settings.items())
         name, n = base, 2
         while name in names:
             name, n = f"{base}-{n}", n + 1
         names.add(name)
-        systems.append(System(name, model))
+        systems.append(System(name, model, settings))
     return systems
+
+
+@dataclass
+class _Job:
+    """One (dataset, system) pair's stages share this: options, and one encoder loaded at most once."""
+
+    dataset: Dataset
+    system: System
+    folder: Path
+    k: int
+    measures: Sequence[str]
+    latency_queries: int
+    threads: int | None
+    progress: bool
+
+    @cached_property
+    def encoder(self) -> Encoder | None:
+        return None if self.system.model is None else load_encoder(self.system.model, **self.system.settings)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.folder / "index", self.encoder, threads=self.threads)
 
 
 def run_beir(systems: Sequence[System], datasets: Sequence[Dataset], out: str | Path, *, k: int = 1000,
@@ -63,20 +120,23 @@ def run_beir(systems: Sequence[System], datasets: Sequence[Dataset], out: str | 
              threads: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Run every missing stage; return the results of every (dataset, system) pair."""
     out = Path(out)
+    for system in systems:  # a mistyped setting fails now, not after the first dataset's BM25 index
+        if system.model is not None:
+            check_settings(system.model, system.settings)
     stages = [(d, s, stage) for d in datasets for s in systems for stage in _STAGES]
     bar = tqdm(total=len(stages), unit="stage", desc="lsr beir", disable=not progress)
     results = []
     for dataset in datasets:
         for system in systems:
-            folder = out / dataset.name / system.name
+            job = _Job(dataset, system, out / dataset.name / system.name, k, measures, latency_queries,
+                       threads, progress)
             for name, output, action in _STAGES:
                 bar.set_description(f"{dataset.name} · {system.name} · {name}")
-                if not _done(folder / output):
+                if not _done(job.folder / output):
                     log.info("[%s] %s: %s", dataset.name, system.name, name)
-                    action(dataset, system, folder, k=k, measures=measures, latency_queries=latency_queries,
-                           threads=threads, progress=progress)
+                    action(job)
                 bar.update()
-            results.append(json.loads((folder / "results.json").read_text(encoding="utf-8")))
+            results.append(json.loads((job.folder / "results.json").read_text(encoding="utf-8")))
     bar.close()
     return results
 
@@ -85,24 +145,23 @@ def _done(path: Path) -> bool:
     return (path / INFO_FILE).is_file() if path.name == "index" else path.is_file()
 
 
-def _index(dataset: Dataset, system: System, folder: Path, *, threads: int | None, progress: bool,
-           **_: Any) -> None:
-    if system.model is None:
-        build_bm25_index(dataset.corpus, folder / "index", threads=threads or 2)
+def _index(job: _Job) -> None:
+    threads = job.threads or 2
+    if job.system.model is None:
+        build_bm25_index(job.dataset.corpus, job.folder / "index", threads=threads)
     else:
-        build_impact_index(dataset.corpus, folder / "index", system.model, threads=threads or 2, progress=progress)
+        build_impact_index(job.dataset.corpus, job.folder / "index", job.system.model, encoder=job.encoder,
+                           threads=threads, progress=job.progress)
 
 
-def _search(dataset: Dataset, system: System, folder: Path, *, k: int, threads: int | None, progress: bool,
-            **_: Any) -> None:
-    searcher = Searcher(folder / "index", threads=threads)
-    queries = read_queries(dataset.queries, dataset.split)
+def _search(job: _Job) -> None:
+    queries = read_queries(job.dataset.queries, job.dataset.split)
     start = time.perf_counter()
-    run = searcher.search(queries, k, progress=progress)
+    run = job.searcher.search(queries, job.k, progress=job.progress)
     seconds = time.perf_counter() - start
-    write_trec_run(_without_self_hits(run), folder / "run.trec", tag=system.name)
-    write_text_atomic(folder / "search.json", json.dumps(
-        {"queries": len(queries), "k": k, "seconds": seconds, "qps": len(queries) / seconds}, indent=2))
+    write_trec_run(_without_self_hits(run), job.folder / "run.trec", tag=job.system.name)
+    write_text_atomic(job.folder / "search.json", json.dumps(
+        {"queries": len(queries), "k": job.k, "seconds": seconds, "qps": len(queries) / seconds}, indent=2))
 
 
 def _without_self_hits(run: dict) -> dict:
@@ -110,18 +169,19 @@ def _without_self_hits(run: dict) -> dict:
     return {qid: [(doc, score) for doc, score in hits if doc != qid] for qid, hits in run.items()}
 
 
-def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Sequence[str],
-              latency_queries: int, threads: int | None, **_: Any) -> None:
+def _evaluate(job: _Job) -> None:
+    dataset, folder, measures = job.dataset, job.folder, job.measures
     queries = read_queries(dataset.queries, dataset.split)
     qrels = read_qrels(dataset.queries, dataset.split)
     run = read_trec_run(folder / "run.trec")
     summary = evaluate(run, qrels, measures)
-    searcher = Searcher(folder / "index", threads=threads)
+    searcher = job.searcher
     info = IndexInfo.read(folder / "index")
-    latency = measure_latency(searcher, queries[:latency_queries])
+    latency = measure_latency(searcher, queries[:job.latency_queries])
     search = json.loads((folder / "search.json").read_text(encoding="utf-8"))
     result = {
-        "dataset": dataset.name, "group": dataset.group, "system": system.name, "model": system.model,
+        "dataset": dataset.name, "group": dataset.group, "system": job.system.name,
+        "model": job.system.model, "settings": job.system.settings,
         "metrics": summary.values, "num_queries": summary.num_queries, "num_missing": summary.num_missing,
         "per_query": evaluate_per_query(run, qrels, measures),
         "costs": {**asdict(cost_stats(searcher, queries)),
@@ -135,7 +195,7 @@ def _evaluate(dataset: Dataset, system: System, folder: Path, *, measures: Seque
     write_text_atomic(folder / "results.json", json.dumps(result, indent=1) + "\n")
 
 
-_STAGES: list[tuple[str, str, Callable[..., None]]] = [
+_STAGES: list[tuple[str, str, Callable[[_Job], None]]] = [
     ("index", "index", _index),
     ("search", "run.trec", _search),
     ("evaluate", "results.json", _evaluate),
