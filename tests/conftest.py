@@ -103,3 +103,14 @@ def error_of(call) -> str:
         if result is not None and not isinstance(result, (list, dict)):
             list(result)
     return str(caught.value)
+
+
+def model_logits(encoder, **inputs):
+    """The encoder's model's own logits, bypassing `defer_head` (an independent reference for pooling tests)."""
+    head = encoder.model.get_output_embeddings()
+    deferred = head.__dict__.pop("forward", None)
+    try:
+        return encoder.model(**inputs).logits
+    finally:
+        if deferred is not None:
+            head.forward = deferred

@@ -20,7 +20,7 @@ from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.decoder import ADAPTER_DIR, DecoderSpladeEncoder, Prompt, lucene_vocab
 from lsr.models.settings import DecoderSettings
-from tests.conftest import write_beir
+from tests.conftest import model_logits, write_beir
 
 SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
 WORDS = ["rewrite", "rewritten", "the", "query", "passage", ":", "eiffel", "tower", "is", "in", "paris",
@@ -81,7 +81,7 @@ def pool_span(encoder, ids: list[int], start: int, stop: int) -> torch.Tensor:
     """log1p(relu(max logits)) over positions start..stop-1 of the full, unpadded input,
     special and placeholder term ids zeroed: the SPLADE formula computed from scratch."""
     with torch.inference_mode():
-        logits = encoder.model(input_ids=torch.tensor([ids])).logits[0].float()
+        logits = model_logits(encoder, input_ids=torch.tensor([ids]))[0].float()
     weights = torch.log1p(torch.relu(logits[start:stop])).max(dim=0).values
     weights[silent_ids(encoder)] = 0
     return weights
@@ -135,7 +135,7 @@ def test_special_tokens_and_placeholders_get_no_weight(encoder):
     ids = encoder.prompts(texts[-1:], is_query=False)[0].ids
     assert pool_span(encoder, ids, 0, len(ids)).shape[0] == len(encoder.vocab)
     with torch.inference_mode():
-        raw = encoder.model(input_ids=torch.tensor([ids])).logits[0].max(dim=0).values
+        raw = model_logits(encoder, input_ids=torch.tensor([ids]))[0].max(dim=0).values
     assert raw[silent].max() > 0  # the model itself does predict them
     dense = encoder.encode_docs(texts).to_dense_torch()
     assert (dense[:, silent] == 0).all()

@@ -11,6 +11,7 @@ import torch
 from lsr.errors import LsrError
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
+from tests.conftest import model_logits
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_pooling_equals_the_literal_splade_formula(splade_tiny, pooling, activat
     texts = ["Statin use and breast cancer survival", "a much longer text " * 20, "x"]
     batch = encoder.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
     with torch.inference_mode():
-        logits = encoder.model(**batch).logits
+        logits = model_logits(encoder, **batch)
     weights = torch.log1p(torch.relu(logits))
     if activation == "log1p_relu":
         weights = torch.log1p(weights)

@@ -22,7 +22,7 @@ import torch
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.device import autocast, pick_device
-from lsr.models.pooling import SpladePooling
+from lsr.models.pooling import SpladePooling, defer_head
 from lsr.models.settings import DecoderSettings
 from lsr.models.splade import encode_in_length_order
 from lsr.sparse import SparseVectors
@@ -66,6 +66,7 @@ class DecoderSpladeEncoder(Encoder):
         self.model = model.to(device=self.device, dtype=DTYPES[config.dtype] if config.dtype else None).eval()
         self.tokenizer = tokenizer
         self.pooling = SpladePooling(config.pooling, config.activation)
+        self.head = defer_head(self.model)  # None: the model returns logits
         self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, config.echo)]
                         for is_query, template in [(True, self.config.query_template),
                                                    (False, self.config.doc_template)]}
@@ -201,7 +202,7 @@ class DecoderSpladeEncoder(Encoder):
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
                                 use_cache=False, logits_to_keep=length - first).logits
         spans = [(p.start - first, p.stop - first) for p in prompts]
-        return self.pooling(logits, spans).index_fill(1, self._silent_ids, 0.0)
+        return self.pooling(logits, spans, self.head).index_fill(1, self._silent_ids, 0.0)
 
     def _token_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.device import autocast, pick_device
-from lsr.models.pooling import SpladePooling, mask_spans
+from lsr.models.pooling import SpladePooling, defer_head, mask_spans
 from lsr.models.settings import SpladeSettings
 from lsr.sparse import SparseVectors
 
@@ -39,6 +39,7 @@ class SpladeEncoder(Encoder):
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.pooling = SpladePooling(self.config.pooling, self.config.activation)
+        self.head = defer_head(self.model)  # None: the model returns logits
         size = self.model.get_output_embeddings().weight.shape[0]
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = tokens + [f"[lsr:{i}]" for i in range(len(tokens), size)]
@@ -98,7 +99,7 @@ class SpladeEncoder(Encoder):
         """[rows, vocab] weights of a padded batch (padding on one side, as the tokenizer puts it)."""
         with autocast(self.device):
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        return self.pooling(logits, mask_spans(mask))
+        return self.pooling(logits, mask_spans(mask), self.head)
 
 
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
