@@ -225,3 +225,28 @@ def test_eval_warns_when_the_run_is_shallower_than_a_measure(tmp_path, tiny_beir
 def test_shell_completion_script():
     result = CliRunner().invoke(cli, [], prog_name="lsr", env={"_LSR_COMPLETE": "bash_source"})
     assert "_lsr_completion" in result.output and "complete " in result.output
+
+
+@pytest.mark.parametrize("kind", ["bm25", "impact"])
+def test_search_text_explain_contributions_add_up_to_the_score(tmp_path, tiny_beir, splade_tiny, kind):
+    from lsr.indexing.explain import explain
+    from lsr.indexing.search import Searcher
+
+    build = ["--bm25"] if kind == "bm25" else ["-m", splade_tiny]
+    assert run_cli("index", tiny_beir, "-o", tmp_path / "idx", *build).exit_code == 0
+    searcher = Searcher(tmp_path / "idx")
+    hits = searcher.search_one("heart attack risk", k=3, raw=True)
+    assert hits
+    for doc_id, score in hits:
+        parts = explain(searcher, "heart attack risk", doc_id)
+        assert sum(c.score for c in parts) == pytest.approx(score, rel=1e-5, abs=1e-4)  # BM25 hits: 4 decimals
+        assert [c.score for c in parts] == sorted((c.score for c in parts), reverse=True)
+        assert all(c.score == pytest.approx(c.query_weight * c.doc_weight) for c in parts)
+    result = run_cli("search", tmp_path / "idx", "-t", "heart attack risk", "-k", "2", "--explain")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["1", hits[0][0]]
+    assert float(lines[0].split()[2]) == pytest.approx(hits[0][1] / searcher.score_unit, abs=1e-4)
+    assert " = " in lines[1]
+    assert_one_line_error(run_cli("search", tmp_path / "idx", tiny_beir, "--explain", "-o", tmp_path / "r"),
+                          "--text")

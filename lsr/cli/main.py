@@ -148,12 +148,15 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
 
 @cli.command()
 @click.argument("index_dir", metavar="INDEX", type=click.Path(file_okay=False))
-@click.argument("queries")
+@click.argument("queries", required=False)
 @click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), show_default="the OUT argument",
               help="TREC run file to write.")
+@click.option("-t", "--text", show_default="search QUERIES",
+              help="Search this one query and print its hits instead.")
+@click.option("--explain", is_flag=True, help="With --text: each hit's matching terms and their contributions.")
 @click.option("--split", default="test", help="Queries split for a BEIR folder.")
-@click.option("-k", "--hits", "k", default=1000, help="Documents per query.")
+@click.option("-k", "--hits", "k", type=int, show_default="1000; 10 with --text", help="Documents per query.")
 @click.option("--query-model", show_default="the model the index records",
               help="Another query encoder (same vocabulary).")
 @click.option("-m", "--model", "old_model", hidden=True)
@@ -161,19 +164,39 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
 @click.option("--threads", type=int, show_default="up to 4", help="Lucene search threads.")
 @click.option("--tag", default="lsr", help="Run tag in the TREC file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run file at OUT.")
-def search(index_dir: str, queries: str, out_arg: str | None, out: str | None, split: str, k: int,
-           query_model: str | None, old_model: str | None, batch_size: int | None, threads: int | None,
-           tag: str, overwrite: bool) -> None:
-    """Search INDEX with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT (-o)."""
+def search(index_dir: str, queries: str | None, out_arg: str | None, out: str | None, text: str | None,
+           explain: bool, split: str, k: int | None, query_model: str | None, old_model: str | None,
+           batch_size: int | None, threads: int | None, tag: str, overwrite: bool) -> None:
+    """Search INDEX with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT (-o).
+
+    With --text, search one query and print its hits (--explain: which terms matched, and how much
+    each contributed).
+    """
     from lsr.data import read_queries
     from lsr.runs import write_trec_run
-    from lsr.indexing.search import Searcher
 
+    if text is not None:
+        if queries or out_arg or out:
+            raise LsrError("--text searches one query and prints its hits: give no QUERIES or -o")
+        _print_hits(_searcher(index_dir, query_model or old_model, batch_size, threads), text, k or 10, explain)
+        return
+    if explain:
+        raise LsrError("--explain goes with --text")
+    if queries is None:
+        raise LsrError("give QUERIES to search (or --text for one query)")
     out = output_path(out_arg, out, "run file")
     if Path(out).exists() and not overwrite:
         raise LsrError(f"{out} exists: pass --overwrite to replace it")
     topics = read_queries(queries, _split_for(queries, split))
-    model = query_model or old_model
+    searcher = _searcher(index_dir, query_model or old_model, batch_size, threads)
+    run = searcher.search(topics, k or 1000, progress=show_progress())
+    write_trec_run(run, out, tag=tag)
+    click.echo(f"searched {len(topics)} queries, wrote {out}")
+
+
+def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads: int | None):
+    from lsr.indexing.search import Searcher
+
     encoder = None
     if model:
         from lsr.models import load_encoder
@@ -182,9 +205,21 @@ def search(index_dir: str, queries: str, out_arg: str | None, out: str | None, s
     searcher = Searcher(index_dir, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
         searcher.encoder.config.batch_size = batch_size
-    run = searcher.search(topics, k, progress=show_progress())
-    write_trec_run(run, out, tag=tag)
-    click.echo(f"searched {len(topics)} queries, wrote {out}")
+    return searcher
+
+
+def _print_hits(searcher, text: str, k: int, explain: bool) -> None:
+    """Rank, doc id and score (the model's dot product, or BM25) per hit; with `explain`, its terms."""
+    from lsr.indexing.explain import explain as explain_hit
+
+    unit = searcher.score_unit
+    side = unit ** 0.5
+    for rank, (doc_id, score) in enumerate(searcher.search_one(text, k), start=1):
+        click.echo(f"{rank:>4}  {doc_id}  {score:.4f}")
+        if explain:
+            for c in explain_hit(searcher, text, doc_id):
+                click.echo(f"        {c.term:<20} {c.query_weight / side:8.4f} x {c.doc_weight / side:8.4f}"
+                           f" = {c.score / unit:.4f}")
 
 
 @cli.command("eval")
