@@ -240,6 +240,37 @@ def test_training_from_text_tuples_with_precomputed_teacher_scores(tmp_path, tin
     assert missing.returncode == 2 and "no teacher score for query" in missing.stderr
 
 
+def test_pseudo_queries_are_corpus_titles_or_first_sentences_sampled_by_seed():
+    from lsr.data import Document, pseudo_queries
+
+    docs = [Document("a", "Body. More.", "heart disease and blood pressure"), Document("b", "too short"),
+            Document("c", "Statins lower the risk of stroke. Second sentence.", ""), Document("d", "x", "two words")]
+    made = pseudo_queries(docs, 10, seed=1)
+    assert [(q.id, q.text, q.positives) for q in made] == [
+        ("pseudo:a", "heart disease and blood pressure", ("a",)),
+        ("pseudo:c", "Statins lower the risk of stroke", ("c",))]
+    assert pseudo_queries(docs, 1, seed=1) == pseudo_queries(docs, 1, seed=1) and len(pseudo_queries(docs, 1, 1)) == 1
+
+
+def test_training_adds_pseudo_queries_with_their_own_candidates_and_targets(tmp_path, tiny_model, tiny_beir):
+    corpus = [json.loads(line) for line in (tiny_beir / "corpus.jsonl").read_text().splitlines()]
+    titled = tmp_path / "beir"
+    write_beir(titled, [{**d, "title": f"{d['text'].split()[0]} {d['text'].split()[1]} study {d['_id']}"}
+                        for d in corpus], [json.loads(q) for q in (tiny_beir / "queries.jsonl").read_text().splitlines()],
+               [tuple(r.split("\t")) for r in (tiny_beir / "qrels" / "train.tsv").read_text().splitlines()[1:]],
+               split="train")
+    (titled / "qrels" / "test.tsv").write_text((tiny_beir / "qrels" / "test.tsv").read_text())
+    config = write_config(tmp_path / "c.toml", tiny_model, titled, tmp_path / "out")
+    result = run_lsr_train(config, "data.pseudo_queries=10", "data.full_eval=false", "train.max_steps=4")
+    assert result.returncode == 0, result.stderr
+    mined = (tmp_path / "out" / "candidates" / "pseudo.bm25.trec").read_text().splitlines()
+    assert {line.split()[0] for line in mined} <= {f"pseudo:d{i}" for i in range(24)}
+    assert len({line.split()[0] for line in mined}) == 10
+    assert all(line.split()[0] != f"pseudo:{line.split()[2]}" for line in mined)  # its own document excluded
+    scored = (tmp_path / "out" / "teachers" / "pseudo.bm25.tsv").read_text()
+    assert "pseudo:" in scored
+
+
 def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[model\n")

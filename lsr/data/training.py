@@ -13,10 +13,12 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from lsr.data.beir_folder import is_beir_folder
 from lsr.data.irds import PREFIX, _download_failures, _load, read_irds_queries
@@ -49,6 +51,29 @@ class TrainQuery:
     id: str
     text: str
     positives: tuple[str, ...]
+
+
+PSEUDO_PREFIX = "pseudo:"
+PSEUDO_MIN_WORDS = 4
+
+
+def pseudo_queries(docs: Iterable[Document], count: int, seed: int) -> list[TrainQuery]:
+    """Up to `count` training queries made from the corpus itself, each with its document as positive.
+
+    A document's title is its pseudo-query, or, without one, its first sentence; texts under
+    PSEUDO_MIN_WORDS words are skipped. Which documents is a seeded sample, the same on every run.
+    This is unsupervised domain adaptation on the corpus (as GPL does with generated queries): no
+    judged query of any split is used. Query ids are `pseudo:<doc id>`.
+    """
+    made = []
+    for doc in docs:
+        text = doc.title.strip() or doc.text.strip().split(". ")[0]
+        if len(text.split()) >= PSEUDO_MIN_WORDS:
+            made.append(TrainQuery(PSEUDO_PREFIX + doc.id, text, (doc.id,)))
+    if len(made) > count:
+        keep = sorted(np.random.default_rng(seed).choice(len(made), size=count, replace=False).tolist())
+        made = [made[i] for i in keep]
+    return made
 
 
 def read_train_queries(source: str | os.PathLike, split: str | None = "train", *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def _write_vector_jsonl(vectors: SparseVectors, vocab: Sequence[str], path: Path
 
 def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: int, args: list[str]) -> None:
     """Run Anserini's IndexCollection into a temporary folder; move it to `out` once checked."""
+    _remove_stale_temporaries(out)
     with atomic_path(out, is_dir=True) as tmp:
         log.info("writing Lucene index %s", out)
         jclass("io.anserini.index.IndexCollection").main(
@@ -107,3 +109,10 @@ def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: i
         if found != expected_docs:
             raise LsrError(f"{out}: Lucene indexed {found} documents, expected {expected_docs}")
 
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Remove the temporary folders (`.NAME.*.tmp`) that earlier writes of `out` left when killed:
+    each holds a partial Lucene index."""
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):
+        log.info("removing %s, left by an interrupted build", stale)
+        shutil.rmtree(stale, ignore_errors=True)

@@ -2,8 +2,8 @@
 
     OUT/config.json                    the resolved config of the run
     OUT/indexes/                       BM25 / dense indexes of the corpus that mining and teachers use
-    OUT/candidates/{train,eval}.<source>.trec   mined candidates (train: known positives excluded)
-    OUT/teachers/{train,eval}.<teacher>.tsv     teacher scores of every (query, candidate) pair
+    OUT/candidates/{train,pseudo,eval}.<source>.trec   mined candidates (known positives excluded)
+    OUT/teachers/{train,pseudo,eval}.<teacher>.tsv     teacher scores of every (query, candidate) pair
     OUT/teachers/report.json           each teacher's and the ensemble's nDCG@10 reranking the eval candidates
     OUT/idf.json                       inference-free students without a given table: IDF of the corpus
     OUT/train/                         checkpoints, log.jsonl (every step's losses, postings, FLOPS)
@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from lsr.data import Query, TrainQuery, read_corpus, read_qrels, read_queries, read_teacher_scores
-from lsr.data import read_train_queries, read_train_tuples, write_teacher_scores
+from lsr.data import Query, TrainQuery, pseudo_queries, read_corpus, read_qrels, read_queries
+from lsr.data import read_teacher_scores, read_train_queries, read_train_tuples, write_teacher_scores
 from lsr.errors import LsrError
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import atomic_path, write_text_atomic
@@ -52,12 +52,15 @@ class Distillation:
         self.eval_source = data.eval or data.train
         # part -> corpus: training documents (none for text tuples without data.corpus), eval documents
         self.corpora = {"train": data.corpus or data.train, "eval": data.eval or data.corpus or data.train}
+        self.corpora["pseudo"] = self.corpora["train"]
         self._texts: dict[str, dict[str, str]] = {}
         self.tuple_candidates: dict[str, list[str]] = {}
         if data.tuples:
             self.train_queries = self._read_tuples(data.tuples, data.max_tuples)
         else:
             self.train_queries = read_train_queries(data.train, data.split if Path(data.train).is_dir() else None)
+        self.pseudo_queries = (pseudo_queries(read_corpus(self._corpus("pseudo")), data.pseudo_queries,
+                                              config.train.seed) if data.pseudo_queries else [])
         split = data.eval_split if Path(self.eval_source).is_dir() else None
         self.eval_queries = read_queries(self.eval_source, split)
         self.eval_qrels = read_qrels(self.eval_source, split)
@@ -80,6 +83,14 @@ class Distillation:
             else:
                 targets = self.ensemble("train", self.train_queries, pairs)
                 self.teacher_report(eval_pool)
+        if self.pseudo_queries:
+            pseudo_pool = self.candidates("pseudo", self.pseudo_queries,
+                                          {q.id: q.positives for q in self.pseudo_queries})
+            train_pool = {**train_pool, **pseudo_pool}
+            if targets is not None:
+                pairs = {q.id: list(dict.fromkeys([*q.positives, *pseudo_pool.get(q.id, [])]))
+                         for q in self.pseudo_queries}
+                targets = {**targets, **self.ensemble("pseudo", self.pseudo_queries, pairs)}
         model = self.train(train_pool, targets, eval_pool)
         return self.final_evaluation(model)
 
@@ -138,8 +149,8 @@ class Distillation:
               eval_pool: dict[str, list[str]]) -> Path:
         """Train (or resume) the student; the saved model folder."""
         model_dir, folder = self.out / "model", self.out / "train"
-        sampler = GroupSampler(self.train_queries, train_pool, self.config.train.docs_per_query,
-                               self.config.train.seed, targets)
+        sampler = GroupSampler([*self.train_queries, *self.pseudo_queries], train_pool,
+                               self.config.train.docs_per_query, self.config.train.seed, targets)
         steps = total_steps(self.config.train, len(sampler))
         fingerprint = self._fingerprint()
         done = folder / "done.json"
@@ -203,7 +214,7 @@ class Distillation:
         """Document id -> text of the part's corpus (train: with the training tuples' documents)."""
         if part not in self._texts:
             corpus = self.corpora[part]
-            same = part == "eval" and corpus == self.corpora["train"] and "train" in self._texts
+            same = part != "train" and corpus == self.corpora["train"] and "train" in self._texts
             self._texts[part] = self._texts["train"] if same else (
                 {d.id: d.full_text() for d in read_corpus(corpus)} if corpus else {})
         return self._texts[part]
@@ -219,7 +230,7 @@ class Distillation:
     def _work(self, part: str) -> Path:
         """Where the indexes of the part's corpus go (one folder when train and eval share a corpus)."""
         same = self.corpora["eval"] == self.corpora["train"]
-        return self.out / ("indexes" if part == "train" or same else "indexes-eval")
+        return self.out / ("indexes" if part != "eval" or same else "indexes-eval")
 
     def _read_tuples(self, source: str, limit: int | None) -> list[TrainQuery]:
         """Queries, their positives and negatives (as candidates) from training tuples, held in memory."""

@@ -49,6 +49,7 @@ class DataSection:
     tuples: str | None = None             # instead of `train` + mining: (query, positive, negatives...) tuples
     max_tuples: int | None = None         # read at most this many tuples (they are held in memory)
     teacher_scores: str | None = None     # precomputed (qid, docid, score) file: the targets, no teachers run
+    pseudo_queries: int = 0               # also train on this many corpus titles (or first sentences) as queries
     eval: str | None = None               # BEIR folder for evaluation; default: `train`
     eval_split: str = "test"
     full_eval: bool = True                # index the eval corpus with the trained model and search it
