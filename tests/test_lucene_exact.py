@@ -159,7 +159,8 @@ def test_lucene_finds_every_match_with_the_exact_integer_dot_product(case, index
         assert_top_k_exact(top[query.id], expected, 10)
         one = searcher.search_one(query.text, k=1000, raw=True)
         assert_all_hits_exact(one, expected)
-        assert searcher.search_one(query.text, k=3) == [(doc, score / scale**2) for doc, score in one[:3]]
+    # Without `raw`, the scores are in units of the model's dot product (`one`: the last query's hits).
+    assert searcher.search_one(queries[-1].text, k=3) == [(doc, score / scale**2) for doc, score in one[:3]]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -183,9 +184,11 @@ def test_lucene_holds_the_pruned_postings_and_the_shards_the_full_vectors(case, 
 @pytest.mark.parametrize("case", ["doc top-k, query threshold", "doc threshold, query top-k, scale 37",
                                   "all four, scale 37"])
 def test_prepare_query_applies_the_query_pruning(case, indexes, queries, encoder):
-    """`prepare_query` (what `search_one` sends) holds the pruned, quantized query terms."""
+    """`prepare_query` (what `search_one` sends) holds the pruned, quantized query terms (ten queries:
+    each is encoded on its own)."""
     scale, pruning = CASES[case]
     searcher = Searcher(indexes[case], encoder)
+    queries = queries[:10]
     query_vectors = encoder.encode_queries([q.text for q in queries])
     wanted = reference_impacts(query_vectors, pruning.query_top_k, pruning.query_threshold, scale)
     unpruned = reference_impacts(query_vectors, None, None, scale)
