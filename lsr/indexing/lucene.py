@@ -43,7 +43,7 @@ def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: floa
     """Prune and quantize (with `scale`) the vectors in `shards`; write a Lucene impact index at `out`."""
     check_vocab_terms(vocab)
     stats = ImpactStats(0, 0, 0)
-    with tempfile.TemporaryDirectory(prefix="lsr-impact-") as tmp:
+    with _work_folder(out) as tmp:
         for path in shards:
             vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(scale)
             nnz = vectors.nnz_per_row()
@@ -59,7 +59,7 @@ def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: floa
 def write_bm25_index(docs: Iterable[Document], out: Path, *, threads: int = 2) -> tuple[int, int]:
     """Write a BM25 index of `docs` (title and text as one field); return (documents, blank ones)."""
     num_docs = num_blank = 0
-    with tempfile.TemporaryDirectory(prefix="lsr-bm25-") as tmp:
+    with _work_folder(out) as tmp:
         with open(Path(tmp) / "docs.jsonl", "w", encoding="utf-8") as f:
             for doc in docs:
                 text = doc.full_text()
@@ -100,7 +100,6 @@ def _write_vector_jsonl(vectors: SparseVectors, vocab: Sequence[str], path: Path
 
 def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: int, args: list[str]) -> None:
     """Run Anserini's IndexCollection into a temporary folder; move it to `out` once checked."""
-    _remove_stale_temporaries(out)
     with atomic_path(out, is_dir=True) as tmp:
         log.info("writing Lucene index %s", out)
         jclass("io.anserini.index.IndexCollection").main(
@@ -110,9 +109,17 @@ def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: i
             raise LsrError(f"{out}: Lucene indexed {found} documents, expected {expected_docs}")
 
 
+def _work_folder(out: Path) -> tempfile.TemporaryDirectory:
+    """A temporary folder for Anserini's input beside `out` (`.NAME-input.*.tmp`), after removing what
+    killed builds left there, so that a build killed now is cleaned up by the next."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
+    return tempfile.TemporaryDirectory(prefix=f".{out.name}-input.", suffix=".tmp", dir=out.parent)
+
+
 def _remove_stale_temporaries(out: Path) -> None:
-    """Remove the temporary folders (`.NAME.*.tmp`) that earlier writes of `out` left when killed:
-    each holds a partial Lucene index."""
-    for stale in out.parent.glob(f".{out.name}.*.tmp"):
+    """Remove the temporary folders that earlier writes of `out` left when killed: `.NAME.*.tmp`
+    (a partial Lucene index) and `.NAME-input.*.tmp` (Anserini's input)."""
+    for stale in [*out.parent.glob(f".{out.name}.*.tmp"), *out.parent.glob(f".{out.name}-input.*.tmp")]:
         log.info("removing %s, left by an interrupted build", stale)
         shutil.rmtree(stale, ignore_errors=True)
