@@ -250,3 +250,15 @@ def test_search_text_explain_contributions_add_up_to_the_score(tmp_path, tiny_be
     assert " = " in lines[1]
     assert_one_line_error(run_cli("search", tmp_path / "idx", tiny_beir, "--explain", "-o", tmp_path / "r"),
                           "--text")
+
+
+def test_a_bm25_search_loads_neither_torch_nor_transformers(tmp_path, tiny_beir):
+    import subprocess
+    import sys
+
+    assert run_cli("index", tiny_beir, "-o", tmp_path / "idx", "--bm25").exit_code == 0
+    code = ("import sys; from lsr.cli.main import cli; sys.argv = ['lsr', '-q', 'search', sys.argv[1], '-t', 'heart'];"
+            "\ntry:\n    cli()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules, 'transformers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx")], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "False False", result.stdout + result.stderr
+    assert "d3" in result.stdout  # the hits were printed

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsr.data import Query
 from lsr.errors import LsrError
@@ -20,8 +21,10 @@ from lsr.runs import Run, read_trec_run
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
 from lsr.indexing.jvm import jclass
 from lsr.indexing.pruning import Pruning
-from lsr.models import Encoder, load_encoder
 from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:  # torch and transformers load only for impact indexes: a BM25 search starts faster
+    from lsr.models import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,10 @@ class Searcher:
         self.threads = threads or default_threads()
         self.encoder = None
         if self.info.kind == "impact":
+            from lsr.models import load_encoder
+
             self.encoder = encoder or load_encoder(self.info.model_location(self.index_dir),
-                                                        **self.info.encoder_settings)
+                                                   **self.info.encoder_settings)
             if self.encoder.fingerprint != self.info.vocab_fingerprint:
                 raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
