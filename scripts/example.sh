@@ -12,11 +12,11 @@ out=${3:-runs/scifact}
 bash scripts/setup.sh
 lsr=.venv/bin/lsr
 mkdir -p "$out"
-$lsr index "$data" "$out/bm25" --bm25 --overwrite
-$lsr search "$out/bm25" "$data" "$out/bm25.trec"
+$lsr index "$data" -o "$out/bm25" --bm25 --overwrite
+$lsr search "$out/bm25" "$data" -o "$out/bm25.trec" --overwrite
 # resumes if interrupted; skipped once complete
-[ -f "$out/splade/lsr-index.json" ] || $lsr index "$data" "$out/splade" --model "$model"
-$lsr search "$out/splade" "$data" "$out/splade.trec"
+[ -f "$out/splade/lsr-index.json" ] || $lsr index "$data" -o "$out/splade" --model "$model"
+$lsr search "$out/splade" "$data" -o "$out/splade.trec" --overwrite
 for system in bm25 splade; do
   $lsr -q eval "$out/$system.trec" "$data" --json "$out/$system.eval.json"
 done
