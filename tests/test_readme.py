@@ -49,17 +49,29 @@ def test_cli_reference_is_the_current_help():
         "README's CLI reference is stale: run `python -m lsr.cli.reference README.md`"
 
 
-def test_readme_cli_tour_runs_as_written(tmp_path, small_scifact, splade_tiny):
-    lines = [line for line in block("cli").splitlines() if line.strip()]
-    assert len(lines) >= 5 and all(line.startswith("lsr ") for line in lines)
+def run_block(kind: str, small_scifact: Path, splade_tiny: Path, runs: Path) -> None:
+    lines = [line for line in block(kind).splitlines() if line.strip()]
+    assert lines and all(line.startswith("lsr ") for line in lines)
     for line in lines:
-        args = shlex.split(localised(line, small_scifact, splade_tiny, tmp_path / "runs"))[1:]
+        args = shlex.split(localised(line, small_scifact, splade_tiny, runs))[1:]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, f"{line}\n{result.output}"
+
+
+def test_readme_cli_tour_runs_as_written(tmp_path, small_scifact, splade_tiny):
+    run_block("cli", small_scifact, splade_tiny, tmp_path / "runs")
     figures = json.loads((tmp_path / "runs" / "tour" / "splade.json").read_text())
     assert 0 < figures["nDCG@10"] <= 1
     assert len((tmp_path / "runs" / "tour" / "docs.jsonl").read_text().splitlines()) == \
         len((small_scifact / "corpus.jsonl").read_text().splitlines())
+
+
+def test_readme_more_commands_run_as_written(tmp_path, small_scifact, splade_tiny):
+    run_block("cli-more", small_scifact, splade_tiny, tmp_path / "runs")
+    assert json.loads((tmp_path / "runs" / "tour" / "idf.json").read_text())
+    rows = json.loads((tmp_path / "runs" / "tour" / "beir" / "report.json").read_text())
+    systems = {row["system"] for row in (rows["rows"] if isinstance(rows, dict) else rows)}
+    assert {"bm25", "splade-tiny", "splade-tiny-long_docs=first"} <= systems
 
 
 def test_readme_python_snippet_runs_as_written(tmp_path, small_scifact, splade_tiny, capsys):

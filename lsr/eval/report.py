@@ -41,7 +41,9 @@ def report_rows(results: Sequence[dict[str, Any]], measures: Sequence[str]) -> l
                 row[f"{m} p"] = paired_t_test(result["per_query"][m], baseline["per_query"][m])
         row.update({key: result["costs"].get(key) for key, _, _ in COSTS})
         if result["system"] == BASELINE:
-            row["published nDCG@10"] = reference("bm25-flat", result["dataset"], "nDCG@10")
+            # A group's figure is the mean of its forums' (None unless every forum has one).
+            parts = result.get("parts", [result["dataset"]])
+            row["published nDCG@10"] = _mean([reference("bm25-flat", d, "nDCG@10") for d in parts])
         rows.append(row)
     return rows + _averages(rows, measures)
 
@@ -110,7 +112,7 @@ def _merge_groups(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for (group, system), parts in groups.items():
         measures = parts[0]["metrics"]
         merged.append({
-            "dataset": group, "system": system,
+            "dataset": group, "system": system, "parts": [p["dataset"] for p in parts],
             "metrics": {m: fmean(p["metrics"][m] for p in parts) for m in measures},
             "per_query": {m: {f"{p['dataset']}/{q}": v for p in parts for q, v in p["per_query"][m].items()}
                           for m in measures},

@@ -1,0 +1,281 @@
+"""`lsr beir` report figures checked against independent computations on tiny indexes.
+
+Costs (postings, FLOPS, index MB) are recomputed from the documents' and queries' term sets and
+from the files on disk; significance from scipy; published figures from references.json; group
+rows (cqadupstack's forums) and the average row by hand from result dicts shaped as `run_beir`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_ind, ttest_rel
+
+import lsr.eval.latency as latency_module
+from lsr.data import Query, read_corpus
+from lsr.eval.latency import measure_latency
+from lsr.eval.report import COSTS, markdown_table, report_rows
+from lsr.eval.significance import paired_t_test
+from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.indexing.index_info import LUCENE_DIR
+from lsr.indexing.jvm import jclass
+from lsr.indexing.search import Searcher
+from lsr.indexing.stats import cost_stats, index_mb
+from lsr.models import Encoder, load_encoder
+from tests.conftest import write_beir
+
+# Every word is kept by Anserini's English analyzer as one term of its own (checked below), so
+# the BM25 index's terms are these words up to renaming. Repeats count once; d4 is blank (in the
+# corpus, not in Lucene); "zebra" is in no document, "kidney" in no query.
+DOCS = {"d0": "heart disease heart pressure", "d1": "liver glucose metabolism",
+        "d2": "protein folding membrane", "d3": "heart glucose insulin", "d4": "",
+        "d5": "kidney transplant rejection"}
+QUERIES = [Query("q1", "heart glucose"), Query("q2", "liver liver protein"), Query("q3", "zebra heart"),
+           Query("q4", "membrane"), Query("q5", "   ")]
+MEASURE = "nDCG@10"
+REFERENCES = json.loads((Path(__file__).parents[1] / "lsr" / "eval" / "references.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    docs = [{"_id": doc_id, "title": "", "text": text} for doc_id, text in DOCS.items()]
+    queries = [{"_id": q.id, "text": q.text} for q in QUERIES]
+    return write_beir(tmp_path_factory.mktemp("figures"), docs, queries, [("q1", "d3", 1)])
+
+
+@pytest.fixture(scope="module")
+def bm25(corpus: Path) -> Searcher:
+    out = corpus.parent / "bm25-index"
+    build_bm25_index(str(corpus), out)
+    return Searcher(out)
+
+
+@pytest.fixture(scope="module")
+def encoder(splade_tiny: Path) -> Encoder:
+    return load_encoder(splade_tiny)
+
+
+@pytest.fixture(scope="module")
+def impact(corpus: Path, splade_tiny: Path, encoder: Encoder) -> Searcher:
+    out = corpus.parent / "impact-index"
+    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, progress=False)
+    return Searcher(out, encoder)
+
+
+def hand_costs(doc_terms: list[set[Any]], query_terms: list[set[Any]]) -> dict[str, float]:
+    """Postings per doc / query and FLOPS = Σ_t p_q(t)·p_d(t), straight from the term sets."""
+    vocabulary = set().union(*doc_terms, *query_terms)
+    flops = sum((sum(t in q for q in query_terms) / len(query_terms)) * (sum(t in d for d in doc_terms) / len(doc_terms))
+                for t in vocabulary)
+    return {"postings_per_doc": fmean(map(len, doc_terms)), "postings_per_query": fmean(map(len, query_terms)),
+            "flops": flops}
+
+
+def test_bm25_costs_equal_a_hand_computation(bm25: Searcher) -> None:
+    analyze = jclass("io.anserini.analysis.AnalyzerUtils").analyze
+    words = {w for text in [*DOCS.values(), *(q.text for q in QUERIES)] for w in text.split()}
+    stems = {w: list(analyze(w).toArray()) for w in words}
+    assert all(len(s) == 1 for s in stems.values()) and len({s[0] for s in stems.values()}) == len(words)
+
+    expected = hand_costs([set(text.split()) for text in DOCS.values()], [set(q.text.split()) for q in QUERIES])
+    # 3 + 3 + 3 + 3 + 0 + 3 terms over 6 documents; 2 + 2 + 2 + 1 + 0 over 5 queries;
+    # heart 2/5·2/6, glucose 1/5·2/6, liver 1/5·1/6, protein 1/5·1/6, membrane 1/5·1/6, zebra 1/5·0.
+    assert expected == pytest.approx({"postings_per_doc": 15 / 6, "postings_per_query": 7 / 5,
+                                      "flops": (4 + 2 + 1 + 1 + 1) / 30})
+    assert vars(cost_stats(bm25, QUERIES)) == pytest.approx(expected)
+
+
+def test_impact_costs_equal_the_encoders_quantized_term_sets(impact: Searcher, encoder: Encoder) -> None:
+    scale = impact.info.scale
+    texts = [doc.full_text() for doc in read_corpus(str(impact.info.corpus))]
+
+    def term_sets(dense: np.ndarray) -> list[set[int]]:
+        return [set(np.flatnonzero(np.rint(row.astype(np.float64) * scale)).tolist()) for row in dense]
+
+    docs = term_sets(encoder.encode_docs(texts).to_scipy().toarray())
+    queries = term_sets(encoder.encode_queries([q.text for q in QUERIES]).to_scipy().toarray())
+    assert docs[4] == set() == queries[4] and all(docs[:4] + docs[5:]) and all(queries[:4])
+    assert vars(cost_stats(impact, QUERIES)) == pytest.approx(hand_costs(docs, queries))
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file under `folder`, walked with os.walk."""
+    return sum(os.path.getsize(Path(root) / name) for root, _, names in os.walk(folder) for name in names)
+
+
+def test_index_mb_is_the_lucene_folders_bytes_in_mib(bm25: Searcher, impact: Searcher, tmp_path: Path) -> None:
+    for searcher in (bm25, impact):
+        assert index_mb(searcher.index_dir) == folder_bytes(searcher.index_dir / LUCENE_DIR) / 2**20 > 0
+    lucene = tmp_path / "index" / LUCENE_DIR
+    (lucene / "nested").mkdir(parents=True)
+    (lucene / "a").write_bytes(b"x" * 2**20)
+    (lucene / "nested" / "b").write_bytes(b"x" * 2**19)
+    (tmp_path / "index" / "vectors.parquet").write_bytes(b"x" * 2**20)  # beside lucene/: not counted
+    assert index_mb(tmp_path / "index") == 1.5
+
+
+# --- significance ---------------------------------------------------------------------------------
+
+BASE = [0.2, 0.4, 0.6, 0.8, 0.3, 0.5]
+NOISE = [0.1, -0.1, 0.05, -0.05, 0.02, -0.02]
+
+
+def per_query(values: Iterable[float], prefix: str = "q") -> dict[str, float]:
+    return {f"{prefix}{i}": float(v) for i, v in enumerate(values)}
+
+
+def shifted(delta: float) -> list[float]:
+    """BASE plus `delta` plus small per-query noise: a consistent gain against large between-query spread."""
+    return [b + delta + n for b, n in zip(BASE, NOISE)]
+
+
+def test_paired_t_test_is_scipys_ttest_rel_over_the_common_queries() -> None:
+    system, baseline = per_query(shifted(0.078)), per_query(BASE)
+    expected = ttest_rel(shifted(0.078), BASE).pvalue
+    assert expected < 0.05 < ttest_ind(shifted(0.078), BASE).pvalue  # pairing is what makes it significant
+    reordered = dict(reversed(system.items())) | {"only-in-system": 9.0}
+    assert paired_t_test(reordered, baseline | {"only-in-baseline": -9.0}) == pytest.approx(expected, rel=1e-12)
+    assert paired_t_test(per_query(BASE), baseline) == 1.0
+    assert paired_t_test({"q0": 1.0}, {"q0": 0.0}) == 1.0
+
+
+def result(dataset: str, system: str, values: dict[str, float], costs: dict[str, float] | None = None,
+           group: str | None = None) -> dict[str, Any]:
+    """A result dict as `run_beir` returns one (metrics are the mean of the per-query values)."""
+    return {"dataset": dataset, "group": group, "system": system, "model": None, "settings": {},
+            "metrics": {MEASURE: fmean(values.values())}, "num_queries": len(values), "num_missing": 0,
+            "per_query": {MEASURE: values}, "costs": costs or {key: None for key, _, _ in COSTS}}
+
+
+def table_line(table: str, dataset: str, system: str) -> str:
+    (line,) = [line for line in table.splitlines() if line.startswith(f"| {dataset} | {system} |")]
+    return line
+
+
+def test_dagger_marks_exactly_the_differences_with_p_below_005() -> None:
+    """p = 0.045 gets †, p = 0.053 does not (nor does the baseline's own row)."""
+    results = [result("scifact", "bm25", per_query(BASE)), result("scifact", "m", per_query(shifted(0.078))),
+               result("other", "bm25", per_query(BASE)), result("other", "m", per_query(shifted(0.074)))]
+    rows = report_rows(results, [MEASURE])
+    p = {r["dataset"]: r[f"{MEASURE} p"] for r in rows if r["system"] == "m" and r["dataset"] != "average"}
+    assert p == pytest.approx({"scifact": ttest_rel(shifted(0.078), BASE).pvalue,
+                               "other": ttest_rel(shifted(0.074), BASE).pvalue}, rel=1e-12)
+    assert 0.04 < p["scifact"] < 0.05 < p["other"] < 0.06
+    table = markdown_table(rows, [MEASURE])
+    assert "†" in table_line(table, "scifact", "m") and "(+0.0780†)" in table_line(table, "scifact", "m")
+    assert "†" not in table_line(table, "other", "m") and "(+0.0740)" in table_line(table, "other", "m")
+    assert table.count("†") == 2  # the scifact cell and the legend
+
+
+def test_published_bm25_column_shows_the_reference_for_known_datasets_only() -> None:
+    figures = REFERENCES["figures"]["bm25-flat"]
+    results = [result(name, system, per_query(BASE)) for name in ("scifact", "nfcorpus", "my-own-data")
+               for system in ("bm25", "m")]
+    table = markdown_table(report_rows(results, [MEASURE]), [MEASURE])
+    for name in ("scifact", "nfcorpus"):
+        assert table_line(table, name, "bm25").endswith(f"| {figures[name]['nDCG@10']:.4f} |")
+    for dataset, system in [("my-own-data", "bm25"), ("scifact", "m"), ("average", "bm25"), ("average", "m")]:
+        assert table_line(table, dataset, system).endswith("| – |")
+    assert REFERENCES["source"] in table
+
+
+# --- groups and the average row ---------------------------------------------------------------------
+
+def costs(base: float) -> dict[str, float]:
+    return {key: base * (i + 1) for i, (key, _, _) in enumerate(COSTS)}
+
+
+def test_groups_average_their_forums_first_then_datasets() -> None:
+    """Two forums of different sizes and results (query ids repeat across them), beside one dataset."""
+    forums = {"cqadupstack/android": ([0.1, 0.3, 0.2, 0.6], [0.5, 0.7, 0.6, 0.9]),
+              "cqadupstack/english": ([0.9, 0.4], [0.8, 0.2])}
+    results = [result("scifact", "bm25", per_query([0.5, 0.6]), costs(1.0)),
+               result("scifact", "m", per_query([0.7, 0.9]), costs(10.0))]
+    for i, (name, (bm25, model)) in enumerate(forums.items()):
+        results += [result(name, "bm25", per_query(bm25), costs(2.0 + i), group="cqadupstack"),
+                    result(name, "m", per_query(model), costs(20.0 + 10 * i), group="cqadupstack")]
+    rows = {(r["dataset"], r["system"]): r for r in report_rows(results, [MEASURE])}
+    assert list(rows) == [("scifact", "bm25"), ("scifact", "m"), ("cqadupstack", "bm25"), ("cqadupstack", "m"),
+                          ("average", "bm25"), ("average", "m")]
+
+    forum_mean = {s: fmean(fmean(pair[k]) for pair in forums.values()) for k, s in enumerate(("bm25", "m"))}
+    assert forum_mean == pytest.approx({"bm25": (0.3 + 0.65) / 2, "m": (0.675 + 0.5) / 2})
+    cqa = rows["cqadupstack", "m"]
+    assert cqa[MEASURE] == pytest.approx(forum_mean["m"])
+    assert rows["cqadupstack", "bm25"][MEASURE] == pytest.approx(forum_mean["bm25"])
+    assert cqa[f"{MEASURE} delta"] == pytest.approx(forum_mean["m"] - forum_mean["bm25"])
+    pooled = [v for pair in forums.values() for v in pair[1]], [v for pair in forums.values() for v in pair[0]]
+    assert cqa[f"{MEASURE} p"] == pytest.approx(ttest_rel(*pooled).pvalue, rel=1e-12)  # all 6 forum queries
+    assert {key: cqa[key] for key, _, _ in COSTS} == pytest.approx(costs(25.0))  # (20 + 30) / 2
+
+    average = rows["average", "m"]
+    assert average[MEASURE] == pytest.approx((0.8 + forum_mean["m"]) / 2)
+    assert average[f"{MEASURE} delta"] == pytest.approx((0.8 - 0.55 + forum_mean["m"] - forum_mean["bm25"]) / 2)
+    assert {key: average[key] for key, _, _ in COSTS} == pytest.approx(costs(17.5))  # (10 + 25) / 2
+    assert rows["average", "bm25"][MEASURE] == pytest.approx((0.55 + forum_mean["bm25"]) / 2)
+
+
+def test_a_groups_published_figure_is_the_mean_of_its_forums() -> None:
+    figures = REFERENCES["figures"]["bm25-flat"]
+    forums = ["cqadupstack/android", "cqadupstack/english"]
+    results = [result(name, "bm25", per_query(BASE), group="cqadupstack") for name in forums]
+    (row,) = [r for r in report_rows(results, [MEASURE]) if r["dataset"] == "cqadupstack"]
+    expected = fmean(figures[name.replace("/", "-")]["nDCG@10"] for name in forums)
+    assert row["published nDCG@10"] == pytest.approx(expected)
+    local = [result(f"cqa/{forum}", "bm25", per_query(BASE), group="cqa") for forum in ("one", "two")]
+    assert report_rows(local, [MEASURE])[0]["published nDCG@10"] is None
+
+
+# --- latency ----------------------------------------------------------------------------------------
+
+class ClockedSearcher:
+    """Advances a fake clock by a known encoding and search time (ms) per query text."""
+
+    def __init__(self, encode_ms: dict[str, float], search_ms: dict[str, float]):
+        self.now, self.encode_ms, self.search_ms, self.searches = 0.0, encode_ms, search_ms, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def prepare_query(self, text: str) -> str:
+        self.now += self.encode_ms[text] / 1000
+        return text
+
+    def search_prepared(self, prepared: str, k: int = 10) -> list[tuple[str, float]]:
+        self.now += self.search_ms[prepared] / 1000
+        self.searches += 1
+        return []
+
+    def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
+        return self.search_prepared(self.prepare_query(text), k)
+
+
+def test_latency_figures_from_a_fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    encode = {"a": 3.0, "b": 1.0, "c": 4.0, "d": 1.0, "e": 5.0, "f": 9.0, "g": 2.0}
+    search = {"a": 10.0, "b": 50.0, "c": 20.0, "d": 70.0, "e": 30.0, "f": 40.0, "g": 200.0}
+    searcher = ClockedSearcher(encode, search)
+    monkeypatch.setattr(latency_module, "time", types.SimpleNamespace(perf_counter=searcher.clock))
+    measured = measure_latency(searcher, [Query(t, t) for t in encode], warmup=3)  # type: ignore[arg-type]
+    # Totals sorted: 13 51 24 71 35 49 202 -> 13 24 35 49 51 71 202; P99 at rank 0.99·6 = 5.94.
+    assert measured.encode_ms == pytest.approx(3.0)
+    assert measured.p50_ms == pytest.approx(49.0)
+    assert measured.p99_ms == pytest.approx(71 + 0.94 * (202 - 71))
+    assert searcher.searches == 3 + 7  # the warm-up queries, then each query timed once
+
+
+def test_latency_on_a_real_index(impact: Searcher, bm25: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    for searcher in (impact, bm25):
+        timed: list[Any] = []
+        original: Callable[..., Any] = searcher.prepare_query
+        monkeypatch.setattr(searcher, "prepare_query", lambda text, _o=original: timed.append(text) or _o(text))
+        measured = measure_latency(searcher, QUERIES, warmup=0)
+        assert timed == [q.text for q in QUERIES]
+        assert 0 <= measured.encode_ms <= measured.p50_ms <= measured.p99_ms
