@@ -114,3 +114,10 @@ def model_logits(encoder, **inputs):
     finally:
         if deferred is not None:
             head.forward = deferred
+
+
+def cut_beir(source: Path, folder: Path, num_docs: int, num_queries: int) -> Path:
+    """A BEIR folder of `source`'s first documents and queries, query i judged to match document i."""
+    docs = [json.loads(line) for line in open(source / "corpus.jsonl")][:num_docs]
+    queries = [json.loads(line) for line in open(source / "queries.jsonl")][:num_queries]
+    return write_beir(folder, docs, queries, [(q["_id"], docs[i]["_id"], 1) for i, q in enumerate(queries)])

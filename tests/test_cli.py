@@ -187,9 +187,7 @@ def test_malformed_json_message_reads_as_a_sentence(tmp_path):
     assert "at at" not in result.output
 
 
-def test_a_corpus_given_as_queries_is_warned_about(tmp_path, tiny_beir, caplog):
-    import logging
-
+def test_a_corpus_given_as_queries_is_warned_about(tmp_path, tiny_beir):
     assert run_cli("index", tiny_beir, tmp_path / "idx", "--bm25").exit_code == 0
     result = run_cli("search", tmp_path / "idx", tiny_beir / "corpus.jsonl", "-o", tmp_path / "r.trec")
     assert result.exit_code == 0, result.output

@@ -8,7 +8,6 @@ BM25 formula evaluated here from term counts of the analyzed documents.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections import Counter
@@ -25,7 +24,7 @@ from lsr.indexing.pruning import Pruning
 from lsr.indexing.search import Searcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import write_beir
+from tests.conftest import cut_beir
 
 NUM_DOCS = 200
 NUM_QUERIES = 30
@@ -48,10 +47,7 @@ Impacts = dict[int, int]  # term id -> integer impact
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, mini_scifact) -> Path:
     """The first NUM_DOCS documents and NUM_QUERIES test queries of mini_scifact."""
-    docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
-    queries = [json.loads(line) for line in open(mini_scifact / "queries.jsonl")][:NUM_QUERIES]
-    qrels = [(q["_id"], docs[i]["_id"], 1) for i, q in enumerate(queries)]
-    return write_beir(tmp_path_factory.mktemp("corpus"), docs, queries, qrels)
+    return cut_beir(mini_scifact, tmp_path_factory.mktemp("corpus"), NUM_DOCS, NUM_QUERIES)
 
 
 @pytest.fixture(scope="module")

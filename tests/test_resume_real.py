@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.indexing.encode_corpus import MANIFEST, shard_paths
 from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR
-from tests.conftest import make_tiny_mlm, write_beir
+from tests.conftest import cut_beir, make_tiny_mlm
 
 LSR = str(Path(sys.executable).parent / "lsr")
 NUM_DOCS = 150
@@ -35,10 +35,7 @@ DEADLINE_S = 300
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, mini_scifact) -> Path:
     """The first NUM_DOCS documents and NUM_QUERIES test queries of mini_scifact."""
-    docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
-    queries = [json.loads(line) for line in open(mini_scifact / "queries.jsonl")][:NUM_QUERIES]
-    qrels = [(q["_id"], docs[i]["_id"], 1) for i, q in enumerate(queries)]
-    return write_beir(tmp_path_factory.mktemp("corpus"), docs, queries, qrels)
+    return cut_beir(mini_scifact, tmp_path_factory.mktemp("corpus"), NUM_DOCS, NUM_QUERIES)
 
 
 def index_args(corpus: Path, out: Path, model: Path, doc_max_length: int = 64) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -14,7 +13,6 @@ import pytest
 from tests.conftest import SHARED, error_of, write_beir, write_exact as write
 from lsr.data import (TrainQuery, TrainTuple, content_id, read_teacher_scores, read_train_queries, read_train_tuples,
                       write_teacher_scores)
-from lsr.errors import LsrError
 
 TOY = SHARED / "data" / "msmarco-sample" / "splade-toy"
 
