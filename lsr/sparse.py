@@ -290,7 +290,7 @@ class SparseVectors:
         tokens = np.asarray(vocab, dtype=object)[self.indices].tolist()
         weights = self.values.tolist()
         bounds = self.indptr.tolist()
-        return [dict(sorted(zip(tokens[a:b], weights[a:b]), key=lambda pair: pair[1]))
+        return [dict(sorted(zip(tokens[a:b], weights[a:b]), key=lambda pair: -pair[1]))
                 for a, b in zip(bounds, bounds[1:])]
 
     @classmethod
