@@ -94,11 +94,20 @@ def output_path(positional: str | None, option: str | None, what: str) -> str:
     return option or positional
 
 
+def output_options(what: str, **path: bool):
+    """A trailing `[OUT]` argument and `-o/--out` naming the same output (`output_path` picks one)."""
+
+    def add(command):
+        command = click.option("-o", "--out", type=click.Path(**path), show_default="the OUT argument",
+                               help=f"{what} to write.")(command)
+        return click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(**path))(command)
+
+    return add
+
+
 @cli.command()
 @click.argument("corpus")
-@click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(file_okay=False))
-@click.option("-o", "--out", type=click.Path(file_okay=False), show_default="the OUT argument",
-              help="Index folder to write.")
+@output_options("Index folder", file_okay=False)
 @click.option("-m", "--model", show_default="none: give --bm25",
               help="Model folder or hub id for an impact index.")
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
@@ -149,9 +158,7 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
 @cli.command()
 @click.argument("index_dir", metavar="INDEX", type=click.Path(file_okay=False))
 @click.argument("queries", required=False)
-@click.argument("out_arg", metavar="[OUT]", required=False, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", type=click.Path(dir_okay=False), show_default="the OUT argument",
-              help="TREC run file to write.")
+@output_options("TREC run file", dir_okay=False)
 @click.option("-t", "--text", show_default="search QUERIES",
               help="Search this one query and print its hits instead.")
 @click.option("--explain", is_flag=True, help="With --text: each hit's matching terms and their contributions.")
