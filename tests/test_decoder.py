@@ -303,3 +303,27 @@ def test_a_setting_the_decoder_does_not_have_is_refused_by_name(tmp_path):
     make_encoder("llama").save(tmp_path / "model")
     with pytest.raises(LsrError, match="unknown setting 'long_docs' for a decoder-splade encoder; its settings: echo,"):
         load_encoder(tmp_path / "model", long_docs="first")
+
+
+def test_logit_threshold_calibration_leaves_the_asked_number_of_terms(arch, tmp_path):
+    from lsr.training.calibrate import threshold_for_postings
+
+    encoder = make_encoder(arch)
+    dense = encoder.encode_docs(TEXTS)
+    with torch.inference_mode():  # the pooled logits, from scratch: w = log1p(relu(m)) for m > 0
+        pooled = torch.expm1(encoder.forward(TEXTS, is_query=False))
+    threshold = threshold_for_postings(encoder, TEXTS, 3)
+    assert (pooled > threshold).sum().item() == 3 * len(TEXTS)
+    encoder.set_logit_threshold(threshold)
+    sparse = encoder.encode_docs(TEXTS)
+    assert len(sparse.values) == 3 * len(TEXTS) < len(dense.values)
+    expected = torch.log1p(torch.relu(pooled - threshold))
+    assert torch.allclose(sparse.to_dense_torch(), expected, atol=1e-5)
+    # calibrating again from the thresholded model finds the same threshold for fewer terms
+    assert threshold_for_postings(encoder, TEXTS, 2) > threshold
+    with pytest.raises(LsrError, match="already average 3.0 terms"):
+        threshold_for_postings(encoder, TEXTS, 5)
+    encoder.save(tmp_path / "model")
+    again = load_encoder(tmp_path / "model")
+    assert again.config.logit_threshold == pytest.approx(threshold)
+    assert np.allclose(again.encode_docs(TEXTS).values, sparse.values, atol=1e-6)

@@ -284,3 +284,44 @@ def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):
 def test_example_configs_load(example):
     config = load_config(example)
     assert Path(config.data.train).name == "scifact" and config.model.init
+
+
+def make_tiny_decoder(folder: Path) -> Path:
+    """A random 2-layer Llama over WORDS and the documents' n-tokens, saved as a Hugging Face folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ["<unk>", "<s>", "</s>", *WORDS, *(f"n{i}" for i in range(24))]
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                         initializer_range=0.2, tie_word_embeddings=True))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_decoder_student_starts_at_the_calibrated_logit_threshold(tmp_path, tiny_model, tiny_beir):
+    from lsr.data import read_corpus
+    from lsr.training.calibrate import threshold_for_postings
+
+    decoder = make_tiny_decoder(tmp_path / "decoder")
+    config = write_config(tmp_path / "c.toml", decoder, tiny_beir, tmp_path / "out")
+    result = run_lsr_train(config, "model.calibrate_postings=5", "model.lora={r=2, alpha=4}", "train.max_steps=2",
+                           "data.full_eval=false", "train.eval_queries=4", "train.eval_depth=5")
+    assert result.returncode == 0, result.stderr
+    positives = {d.id: d.full_text() for d in read_corpus(tiny_beir) if int(d.id[1:]) < 12}
+    untrained = load_encoder(decoder, doc_max_length=16)
+    expected = threshold_for_postings(untrained, list(positives.values()), 5)
+    assert 0 < expected
+    trained = load_encoder(tmp_path / "out" / "model")
+    assert trained.config.logit_threshold == pytest.approx(expected) and trained.lora["r"] == 2
+    untrained.set_logit_threshold(expected)
+    assert len(untrained.encode_docs(list(positives.values())).values) == 5 * len(positives)
+
+    result = run_lsr_train(config, "model.calibrate_postings=5", "-o", str(tmp_path / "mlm"),
+                           f'model.init="{tiny_model}"', "train.max_steps=2", "data.full_eval=false")
+    assert result.returncode == 2 and "calibrate_postings: a splade encoder has no logit threshold" in result.stderr

@@ -65,7 +65,7 @@ class DecoderSpladeEncoder(Encoder):
         self.device = pick_device(device)
         self.model = model.to(device=self.device, dtype=DTYPES[config.dtype] if config.dtype else None).eval()
         self.tokenizer = tokenizer
-        self.pooling = SpladePooling(config.pooling, config.activation)
+        self.pooling = SpladePooling(config.pooling, config.activation, config.logit_threshold)
         self.head = defer_head(self.model)  # None: the model returns logits
         self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, config.echo)]
                         for is_query, template in [(True, self.config.query_template),
@@ -118,6 +118,11 @@ class DecoderSpladeEncoder(Encoder):
     @property
     def network(self) -> torch.nn.Module:
         return self.model
+
+    def set_logit_threshold(self, threshold: float) -> None:
+        """The logit a term must exceed to get weight (recorded in the settings the model is saved with)."""
+        self.config = self.config.replace(logit_threshold=float(threshold))
+        self.pooling.threshold = float(threshold)
 
     def with_lora(self, r: int = 8, alpha: int = 16, dropout: float = 0.0,
                   target_modules: list[str] | str | None = None) -> DecoderSpladeEncoder:

@@ -26,11 +26,13 @@ Span = tuple[int, int]
 
 
 class SpladePooling(nn.Module):
-    """w_j = pool over a text's positions i of log1p(activation(logit_ij)).
+    """w_j = pool over a text's positions i of log1p(activation(logit_ij - threshold)).
 
     `pooling` is "max" (SPLADE++) or "sum" (SPLADE v1); `activation` is "relu" (log(1 + ReLU)) or
     "log1p_relu" (log(1 + log(1 + ReLU)), OpenSearch's v3 models), named as in sentence-transformers'
-    `SpladePooling`. Each row's pooled positions are one span (start, stop). Without gradients,
+    `SpladePooling`. `threshold` (default 0) is the logit a term must exceed to get weight: a decoder
+    LLM's head gives nearly every vocabulary entry a positive logit, so its untrained vectors are dense
+    without one (see `lsr.training.calibrate`). Each row's pooled positions are one span (start, stop). Without gradients,
     slicing reads only them, with no masking pass over the [rows, length, vocab] tensor; with
     gradients, one masked reduction over the whole batch (a slice's backward would allocate a
     gradient the size of the whole batch, once per row). For max pooling the max is taken over the
@@ -38,7 +40,7 @@ class SpladePooling(nn.Module):
     with one pass over the vocabulary-sized tensor instead of three.
     """
 
-    def __init__(self, pooling: str = "max", activation: str = "relu"):
+    def __init__(self, pooling: str = "max", activation: str = "relu", threshold: float = 0.0):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
@@ -46,6 +48,7 @@ class SpladePooling(nn.Module):
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
         self.pooling = pooling
         self.activation = activation
+        self.threshold = float(threshold)
 
     def forward(self, logits: torch.Tensor, spans: Sequence[Span], head: nn.Linear | None = None) -> torch.Tensor:
         """[rows, vocab] float32 weights from [rows, length, vocab] logits and each row's (start, stop);
@@ -71,12 +74,12 @@ class SpladePooling(nn.Module):
         return (self.saturate(logits.float()) * inside).sum(dim=1)
 
     def saturate(self, logits: torch.Tensor) -> torch.Tensor:
-        """log1p(activation(logits))."""
-        weights = torch.log1p(torch.relu(logits))
+        """log1p(activation(logits - threshold))."""
+        weights = torch.log1p(torch.relu(logits - self.threshold if self.threshold else logits))
         return torch.log1p(weights) if self.activation == "log1p_relu" else weights
 
     def extra_repr(self) -> str:
-        return f"pooling={self.pooling!r}, activation={self.activation!r}"
+        return f"pooling={self.pooling!r}, activation={self.activation!r}, threshold={self.threshold}"
 
 
 def head_max(hidden: torch.Tensor, head: nn.Linear, spans: Sequence[Span]) -> torch.Tensor:

@@ -100,6 +100,7 @@ class DecoderSettings(Settings):
     gguf_file: str | None = None
     pooling: str = "max"
     activation: str = "relu"
+    logit_threshold: float = 0.0    # a term's LM-head logit must exceed this to get weight
 
     def _choices(self) -> dict[str, tuple]:
         return {"dtype": (None, *DTYPES), "pooling": POOLINGS, "activation": ACTIVATIONS}

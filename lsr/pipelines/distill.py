@@ -40,6 +40,7 @@ from lsr.training.teachers import Scores, ensemble, ranking, teacher_scores
 from lsr.training.trainer import Trainer, total_steps
 
 log = logging.getLogger(__name__)
+CALIBRATION_DOCS = 64  # training positives the decoder's starting logit threshold is set on
 
 
 class Distillation:
@@ -274,9 +275,23 @@ class Distillation:
             raise LsrError(f"model.kind {section.kind!r}: expected splade, decoder-splade or inference-free")
         else:
             student = load_encoder(section.init, **section.settings)
+        if section.calibrate_postings:
+            threshold = self._threshold(student, section.calibrate_postings)
+            student.set_logit_threshold(threshold)
         if section.lora:
             student.with_lora(**section.lora)
         return student
+
+    def _threshold(self, student: Encoder, postings: int) -> float:
+        """The logit threshold leaving `postings` terms per document, on the first training positives."""
+        from lsr.training.calibrate import threshold_for_postings
+
+        if not hasattr(student, "set_logit_threshold"):
+            raise LsrError(f"model.calibrate_postings: a {student.kind} encoder has no logit threshold "
+                           f"(decoder-splade only)")
+        docs = list(dict.fromkeys(d for q in self.train_queries for d in q.positives))[:CALIBRATION_DOCS]
+        texts = self.texts("train")
+        return threshold_for_postings(student, [texts[d] for d in docs if d in texts], postings)
 
     def _reranker(self, eval_pool: dict[str, list[str]]):
         """Periodic evaluation: nDCG@10 of the student reranking the first eval queries' candidates."""

@@ -37,6 +37,7 @@ class ModelSection:
     idf: str | None = None                # inference-free: query weight table (JSON); None: IDF of the corpus
     trainable_idf: bool = False           # inference-free: learn the query weights too
     lora: dict[str, Any] | None = None    # decoder: LoRA adapter settings (r, alpha, dropout, target_modules)
+    calibrate_postings: int | None = None  # decoder: start at the logit threshold leaving this many terms per doc
 
 
 @dataclass
