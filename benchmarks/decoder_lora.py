@@ -43,22 +43,29 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. train.max_steps=20")
     args = parser.parse_args()
     out = Path(args.out)
-    steps = [o for o in args.overrides if o.startswith("train.max_steps=")]
+    step_overrides = [o for o in args.overrides if o.startswith("train.max_steps=")]
     config = load_config(CONFIG, [f'model.init="{smollm2_folder()}"', *args.overrides,
-                                  *(f"train.eval_every={s.split('=')[1]}" for s in steps)])
+                                  *(f"train.eval_every={s.split('=')[1]}" for s in step_overrides)])
     config.out = str(out)
     results = run_training(config)
     log = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
-    losses = [r["rank_loss"] for r in log if "rank_loss" in r]
+    steps = [r for r in log if "rank_loss" in r]
+    losses = [r["rank_loss"] for r in steps]
     window = max(1, len(losses) // 4)
     model = load_encoder(out / "model")
     text = ["The Eiffel Tower is in Paris"]
     trained = model.encode_docs(text)
-    untrained = load_encoder(smollm2_folder(), gguf_file=GGUF).encode_docs(text)
+    threshold = model.config.logit_threshold  # the untrained model at the same starting threshold
+    untrained = load_encoder(smollm2_folder(), gguf_file=GGUF, logit_threshold=threshold).encode_docs(text)
     lora_b = max(float(p.detach().abs().max()) for n, p in model.network.named_parameters() if "lora_B" in n)
     figures = {
         "steps": len(losses), "seconds_per_step": statistics.median(r["seconds"] for r in log if "seconds" in r),
         "rank_loss_first": statistics.fmean(losses[:window]), "rank_loss_last": statistics.fmean(losses[-window:]),
+        "logit_threshold": threshold,
+        "postings_per_doc_first_last": [statistics.fmean(r["postings_d"] for r in part)
+                                        for part in (steps[:window], steps[-window:])],
+        "postings_per_query_first_last": [statistics.fmean(r["postings_q"] for r in part)
+                                          for part in (steps[:window], steps[-window:])],
         "rerank_ndcg@10": {r["step"]: r["rerank_ndcg@10"] for r in results["rerank"]},
         "adapter": model.settings["lora"],
         # LoRA's B matrices start at 0: non-zero ones in the reloaded folder carry the training,
