@@ -112,8 +112,8 @@ def output_options(what: str, **path: bool):
               help="Model folder or hub id for an impact index.")
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
 @click.option("--scale", default=100.0, help="Impact = round(weight * scale).")
-@click.option("--batch-size", type=int, show_default=MODEL_SETTING, help="Encoding batch size.")
-@click.option("--doc-max-length", type=int, show_default=MODEL_SETTING,
+@click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Encoding batch size.")
+@click.option("--doc-max-length", type=click.IntRange(min=1), show_default=MODEL_SETTING,
               help="Tokens per document window for the encoder.")
 @click.option("--long-docs", type=click.Choice(["windows", "first"]), show_default=MODEL_SETTING,
               help="Longer documents: max-pool overlapping windows, or keep the first window (SPLADE encoders).")
@@ -167,7 +167,7 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
 @click.option("--query-model", show_default="the model the index records",
               help="Another query encoder (same vocabulary).")
 @click.option("-m", "--model", "old_model", hidden=True)
-@click.option("--batch-size", type=int, show_default=MODEL_SETTING, help="Query encoding batch size.")
+@click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Query encoding batch size.")
 @click.option("--threads", type=int, show_default="up to 4", help="Lucene search threads.")
 @click.option("--tag", default="lsr", help="Run tag in the TREC file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run file at OUT.")

@@ -61,7 +61,9 @@ class IndexInfo:
             raise LsrError(f"index not found: {folder}")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise TypeError(f"a JSON {type(raw).__name__}, not an object")
             known = {f.name for f in fields(cls)}
             return cls(**{k: v for k, v in raw.items() if k in known})
-        except (json.JSONDecodeError, TypeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
             raise LsrError(f"{path}: unreadable index metadata ({e})") from e

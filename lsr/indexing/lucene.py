@@ -23,6 +23,9 @@ from lsr.indexing.pruning import Pruning
 from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)
+# What Java's String.trim() removes (every char up to U+0020): Anserini skips a document whose
+# contents trim to nothing, control characters included.
+JAVA_TRIMMED = "".join(map(chr, range(33)))
 
 
 @dataclass
@@ -64,7 +67,7 @@ def write_bm25_index(docs: Iterable[Document], out: Path, *, threads: int = 2) -
             for doc in docs:
                 text = doc.full_text()
                 num_docs += 1
-                num_blank += not text.strip()
+                num_blank += not text.strip(JAVA_TRIMMED)
                 f.write(json.dumps({"id": doc.id, "contents": text}) + "\n")
         _index_collection(Path(tmp), out, num_docs - num_blank, threads,
                           ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator"])
