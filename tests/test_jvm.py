@@ -43,8 +43,9 @@ def test_signals_stay_with_python_after_the_jvm_starts(tmp_path):
     # The handlers are set explicitly: a job started in the background inherits SIGINT ignored.
     code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
-            "from lsr.indexing.jvm import jclass\njclass('java.util.HashMap')()\nprint('up', flush=True)\n"
-            "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n")
+            "from lsr.indexing.jvm import jclass\njclass('java.util.HashMap')()\n"
+            "try:\n    print('up', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
+            "    print('interrupted', flush=True)\n")  # 'up' inside the try: a signal right after it is caught
     for sig, expected in [(signal.SIGINT, "interrupted"), (signal.SIGTERM, None)]:
         process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
         assert process.stdout.readline().strip() == "up"
