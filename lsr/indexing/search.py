@@ -1,9 +1,12 @@
 """Search an lsr index folder (impact or BM25) with Lucene.
 
-Batches go through Anserini's SearchCollection, which runs the queries on several
-Java threads and writes the run file itself: no Python object per hit. Single
-queries (`search_one`) use Anserini's simple searchers, for interactive use and
-latency measurement.
+Batches go to lsr's own Java searcher (lsr.indexing.bulk): one call per batch on
+an index, searcher and thread pool kept open, queries as arrays, hits back as
+arrays: no Python object per hit from Java and no fixed cost per call. Its runs
+equal those of Anserini's SearchCollection (run files written and read back:
+`search_with_anserini`, the former path and the fallback when lsr's Java helper
+is missing). Single queries (`search_one`) use Anserini's simple searchers, for
+interactive use and latency measurement.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.runs import Run, read_trec_run
+from lsr.indexing.bulk import BulkSearcher, HelperUnavailable
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
 from lsr.indexing.jvm import jclass
 from lsr.indexing.pruning import Pruning
@@ -54,21 +60,50 @@ class Searcher:
                 raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
         self._simple = None
+        self._bulk: BulkSearcher | None | bool = None  # False once known to be unavailable
 
     def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
-        """Top-`k` documents for every query, in the queries' order; blank queries get no hits."""
-        lines = self._topic_lines(queries, progress=progress)
+        """Top-`k` documents for every query, in the queries' order; blank queries get no hits.
+
+        The same run, score for score and tie for tie, as `search_with_anserini`, in one Java call per
+        batch (of up to 2M hits)."""
+        if k < 1:
+            raise LsrError(f"k must be at least 1, got {k}")
         run: Run = {q.id: [] for q in queries}
-        if not lines:
-            return run
-        with tempfile.TemporaryDirectory(prefix="lsr-search-") as tmp:
-            topics, output = Path(tmp) / "topics.tsv", Path(tmp) / "run.trec"
-            topics.write_text("".join(lines), encoding="utf-8")
-            args = ["-index", str(self.lucene_dir), "-topics", str(topics), "-topicReader", "TsvString",
-                    "-output", str(output), "-hits", str(k), "-threads", str(self.threads), "-quiet"]
-            jclass("io.anserini.search.SearchCollection").main(args + self._scoring_args())
-            run.update(read_trec_run(output))
+        run.update(self._search_batch(self._batch(queries, progress=progress), k))
         return run
+
+    def search_vectors(self, vectors: SparseVectors, k: int = 1000) -> Run:
+        """`search` for query vectors already encoded as `encode_queries` does (quantized with the index's
+        scale, pruned): the search alone, without the encoder's time. Rows without terms get no hits."""
+        if self.encoder is None:
+            raise LsrError(f"{self.index_dir} is a BM25 index: search it with query texts")
+        if k < 1:
+            raise LsrError(f"k must be at least 1, got {k}")
+        if vectors.scale != self.info.scale:
+            raise LsrError(f"query vectors quantized with scale {vectors.scale}, the index with {self.info.scale}")
+        run: Run = {query_id: [] for query_id in vectors.ids}
+        run.update(self._search_batch(vectors.select(np.flatnonzero(vectors.nnz_per_row() > 0)), k))
+        return run
+
+    def search_with_anserini(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
+        """`search` through Anserini's SearchCollection: topic and run files, queries as text (impact
+        terms repeated `weight` times), about 3 s per call. lsr's former path, kept as the reference
+        `search` is checked against and as its fallback."""
+        if k < 1:
+            raise LsrError(f"k must be at least 1, got {k}")
+        run: Run = {q.id: [] for q in queries}
+        run.update(self._search_collection(self._topic_lines(self._batch(queries, progress=progress)), k))
+        return run
+
+    def close(self) -> None:
+        """Close the Lucene readers this searcher opened (they also go when it is garbage collected)."""
+        if isinstance(self._bulk, BulkSearcher):
+            self._bulk.close()
+        self._bulk = None
+        if self._simple is not None:
+            self._simple.close()
+            self._simple = None
 
     def search_one(self, text: str, k: int = 10, *, raw: bool = False) -> list[tuple[str, float]]:
         """Top-`k` (doc id, score) for one query text.
@@ -112,27 +147,83 @@ class Searcher:
         vectors, vocab = self.encode_queries(queries), self.encoder.vocab
         return [{vocab[t] for t in vectors.row(i)[0].tolist()} for i in range(len(vectors))]
 
-    def _topic_lines(self, queries: Sequence[Query], *, progress: bool) -> list[str]:
+    def _batch(self, queries: Sequence[Query], *, progress: bool) -> list[tuple[str, str]] | SparseVectors:
+        """What Lucene searches for `queries`, empty ones left out: (id, text with whitespace runs made
+        one space) for BM25, the quantized query vectors with terms for impact indexes."""
         if self.encoder is None:
-            lines = [f"{q.id}\t{' '.join(q.text.split())}\n" for q in queries if q.text.strip()]
+            batch = [(q.id, " ".join(q.text.split())) for q in queries if q.text.strip()]
         else:
             vectors = self.encode_queries(queries, progress=progress)
-            vocab, lines = self.encoder.vocab, []
-            for i, query_id in enumerate(vectors.ids):
-                terms, weights = vectors.row(i)
-                if terms.size:
-                    words = " ".join(" ".join([vocab[t]] * w) for t, w in zip(terms.tolist(), weights.tolist()))
-                    lines.append(f"{query_id}\t{words}\n")
-        if len(lines) < len(queries):
-            log.warning("%d of %d queries are empty%s and match nothing", len(queries) - len(lines), len(queries),
+            batch = vectors.select(np.flatnonzero(vectors.nnz_per_row() > 0))
+        if len(batch) < len(queries):
+            log.warning("%d of %d queries are empty%s and match nothing", len(queries) - len(batch), len(queries),
                         "" if self.encoder is None else " (or encode to no terms)")
+        return batch
+
+    def _topic_lines(self, batch: list[tuple[str, str]] | SparseVectors) -> list[str]:
+        """A batch as lines of a TsvString topic file; impact terms repeated `weight` times."""
+        if not isinstance(batch, SparseVectors):
+            return [f"{query_id}\t{text}\n" for query_id, text in batch]
+        vocab, lines = self.encoder.vocab, []
+        for i, query_id in enumerate(batch.ids):
+            terms, weights = batch.row(i)
+            words = " ".join(" ".join([vocab[t]] * w) for t, w in zip(terms.tolist(), weights.tolist()))
+            lines.append(f"{query_id}\t{words}\n")
         return lines
+
+    def _search_batch(self, batch: list[tuple[str, str]] | SparseVectors, k: int) -> Run:
+        """The hits of a batch from `_batch` (queries without hits left out of the run)."""
+        if not len(batch):
+            return {}
+        bulk = self._bulk_searcher()
+        if bulk is not None:
+            try:
+                if isinstance(batch, SparseVectors):
+                    return bulk.search_vectors(batch, k)
+                return bulk.search_texts([query_id for query_id, _ in batch], [text for _, text in batch], k)
+            except HelperUnavailable as e:
+                log.warning("lsr's bulk searcher does not run with this Anserini (%s); searching through "
+                            "Anserini's SearchCollection instead (slower, same results)", e)
+                self._bulk = False
+        return self._search_collection(self._topic_lines(batch), k)
+
+    def _search_collection(self, lines: list[str], k: int) -> Run:
+        """Run topic `lines` through Anserini's SearchCollection (run file written, then read back)."""
+        if not lines:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="lsr-search-") as tmp:
+            topics, output = Path(tmp) / "topics.tsv", Path(tmp) / "run.trec"
+            topics.write_text("".join(lines), encoding="utf-8")
+            args = ["-index", str(self.lucene_dir), "-topics", str(topics), "-topicReader", "TsvString",
+                    "-output", str(output), "-hits", str(k), "-threads", str(self.threads), "-quiet"]
+            jclass("io.anserini.search.SearchCollection").main(args + self._scoring_args())
+            return read_trec_run(output)
+
+    def _bulk_searcher(self) -> BulkSearcher | None:
+        """lsr's Java searcher on this index, opened on first use; None when the helper is unavailable."""
+        if self._bulk is None:
+            try:
+                if self.encoder is None:
+                    k1, b = self._bm25_strings()
+                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, bm25=(k1, b))
+                else:
+                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
+            except HelperUnavailable as e:
+                log.warning("lsr's bulk searcher is unavailable (%s); searching through Anserini's "
+                            "SearchCollection instead (slower, same results)", e)
+                self._bulk = False
+        return self._bulk or None
+
+    def _bm25_strings(self) -> tuple[str, str]:
+        """k1 and b as the decimal text Anserini's arguments carry (parsed to float in Java the same way)."""
+        bm25 = self.info.bm25 or {}
+        return str(bm25.get("k1", 0.9)), str(bm25.get("b", 0.4))
 
     def _scoring_args(self) -> list[str]:
         if self.info.kind == "impact":
             return ["-impact", "-pretokenized"]
-        bm25 = self.info.bm25 or {}
-        return ["-bm25", "-bm25.k1", str(bm25.get("k1", 0.9)), "-bm25.b", str(bm25.get("b", 0.4))]
+        k1, b = self._bm25_strings()
+        return ["-bm25", "-bm25.k1", k1, "-bm25.b", b]
 
     def _simple_searcher(self):
         if self._simple is None:

@@ -1,0 +1,252 @@
+"""The bulk search path (lsr's Java BulkSearcher) against the former one (Anserini's SearchCollection).
+
+`Searcher.search` must return exactly the run `Searcher.search_with_anserini` reads back from Anserini's
+run file: the same documents, the same scores (Anserini's tie adjustment and 6-decimal printing
+included), in the same order, ties included; for BM25 and impact indexes, k below and above the number
+of matching documents, and queries that match nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lsr.data import Query
+from lsr.errors import LsrError
+from lsr.indexing import bulk, jvm
+from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.indexing.search import Searcher
+from lsr.models import load_encoder
+from lsr.sparse import SparseVectors
+from tests.conftest import write_beir
+
+NUM_DOCS = 150
+TWINS = 40  # identical short documents: 40-way score ties (Anserini lowers each tied score by 1e-6 per rank)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, mini_scifact) -> Path:
+    """SciFact documents, some copied under other ids (ties whose id order is not the insertion order),
+    TWINS identical short documents written in shuffled id order, and four more whose ids order one way
+    as UTF-8 bytes (Lucene's order) and another as UTF-16 (Java's String order), with an emoji (beyond
+    U+FFFF) in ids and text."""
+    docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
+    copies = [{**doc, "_id": f"{prefix}{doc['_id']}"} for doc in docs[:5] for prefix in ("z-", "a-", "0")]
+    twins = [{"_id": f"twin-{i:02d}", "title": "", "text": "zebra quagga stripes"} for i in range(TWINS)]
+    twins += [{"_id": f"okapi-{c}", "title": "", "text": "okapi \N{GRINNING FACE} giraffe"}
+              for c in ("\N{GRINNING FACE}", "\N{FULLWIDTH EXCLAMATION MARK}", "\u00e9", "z")]
+    random.Random(0).shuffle(twins)
+    queries = [json.loads(line) for line in open(mini_scifact / "queries.jsonl")][:20]
+    queries += [{"_id": f"title-{i}", "text": doc["title"]} for i, doc in enumerate(docs[:5])]
+    return write_beir(tmp_path_factory.mktemp("bulk-corpus"), docs[:60] + copies + twins + docs[60:],
+                      queries, [(q["_id"], docs[0]["_id"], 1) for q in queries])
+
+
+@pytest.fixture(scope="module")
+def queries(corpus) -> list[Query]:
+    found = [Query(q["_id"], q["text"]) for q in map(json.loads, open(corpus / "queries.jsonl"))]
+    return found + [Query("empty", ""), Query("blank", " \t "), Query("stopwords", "the of and"),
+                    Query("spaces", "\tzebra \n  stripes  "), Query("repeats", "zebra zebra zebra quagga"),
+                    Query("nothing", "xylophonist"), Query("emoji", "\N{GRINNING FACE} giraffe")]
+
+
+@pytest.fixture(scope="module")
+def bm25_index(tmp_path_factory, corpus) -> Path:
+    out = tmp_path_factory.mktemp("bulk-bm25") / "idx"
+    build_bm25_index(str(corpus), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def impact_index(tmp_path_factory, corpus, splade_tiny) -> Path:
+    out = tmp_path_factory.mktemp("bulk-impact") / "idx"
+    encoder = load_encoder(splade_tiny, doc_max_length=64, long_docs="first")
+    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, progress=False)
+    return out
+
+
+def assert_same_run(new: dict, old: dict) -> None:
+    assert list(new) == list(old)
+    for query_id in old:
+        assert new[query_id] == old[query_id], query_id
+
+
+def has_ties(run: dict) -> bool:
+    """Whether some query has neighbouring scores within 1e-4 (Anserini's tie adjustment at work)."""
+    return any(0 <= a - b <= 1e-4 for hits in run.values() for (_, a), (_, b) in zip(hits, hits[1:]))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("k", [1000, 7, 1])
+def test_bm25_bulk_run_equals_anserinis(bm25_index, queries, k, threads):
+    searcher = Searcher(bm25_index, threads=threads)
+    new, old = searcher.search(queries, k), searcher.search_with_anserini(queries, k)
+    assert isinstance(searcher._bulk, bulk.BulkSearcher), "the bulk path did not run"
+    assert_same_run(new, old)
+    assert all(not new[q] for q in ("empty", "blank", "stopwords", "nothing"))
+    assert all(len(hits) <= k for hits in new.values())
+    if k == 1000:
+        assert has_ties(new) and len(new["repeats"]) == TWINS and len(new["spaces"]) == TWINS
+        assert max(map(len, new.values())) < k  # k above the number of matching documents
+        assert [doc for doc, _ in new["emoji"]] == ["okapi-z", "okapi-\u00e9", "okapi-\N{FULLWIDTH EXCLAMATION MARK}",
+                                                    "okapi-\N{GRINNING FACE}"]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("k", [1000, 7])
+def test_impact_bulk_run_equals_anserinis(impact_index, queries, k, threads):
+    searcher = Searcher(impact_index, threads=threads)
+    new, old = searcher.search(queries, k), searcher.search_with_anserini(queries, k)
+    assert isinstance(searcher._bulk, bulk.BulkSearcher), "the bulk path did not run"
+    assert_same_run(new, old)
+    assert not new["empty"] and not new["blank"]
+    if k == 1000:
+        assert has_ties(new)
+        assert max(map(len, new.values())) < k  # k above the number of matching documents
+
+
+@pytest.mark.parametrize("kind", ["bm25", "impact"])
+def test_anserinis_own_search_inside_the_bulk_searcher_gives_the_same_run(kind, bm25_index, impact_index, queries):
+    """The bulk searcher's fallback, forced here: Anserini's sorted search with the hits' scores recomputed
+    (taken when the score sums may not be exact). The run is the same."""
+    index = bm25_index if kind == "bm25" else impact_index
+    expected = Searcher(index).search_with_anserini(queries, 50)
+    system = jvm.jclass("java.lang.System")
+    system.setProperty("lsr.bulk.alwaysRecompute", "true")
+    try:
+        searcher = Searcher(index, threads=2)
+        assert_same_run(searcher.search(queries, 50), expected)
+    finally:
+        system.clearProperty("lsr.bulk.alwaysRecompute")
+
+
+def test_search_vectors_is_search_without_the_encoder(impact_index, queries):
+    searcher = Searcher(impact_index)
+    vectors = searcher.encode_queries(queries)
+    empty = SparseVectors(["no-terms"], np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                          vectors.vocab_size, vectors.scale)
+    run = searcher.search_vectors(SparseVectors.concat([vectors, empty]), 50)
+    assert run == {**searcher.search(queries, 50), "no-terms": []}
+    with pytest.raises(LsrError, match="scale"):
+        searcher.search_vectors(SparseVectors(["q"], np.array([0, 1]), np.array([5], np.int32),
+                                              np.array([3], np.int32), vectors.vocab_size, 7.0))
+
+
+def test_the_java_searcher_opens_once_and_answers_every_batch(bm25_index, queries):
+    searcher = Searcher(bm25_index)
+    first = searcher.search(queries[:3], 10)
+    java = searcher._bulk
+    assert searcher.search(queries[3:5], 10) and searcher._bulk is java
+    assert searcher.search([], 10) == {} and searcher.search(queries[:3], 10) == first
+    with pytest.raises(LsrError, match="k must be at least 1"):
+        searcher.search(queries, 0)
+    searcher.close()
+    assert searcher.search(queries[:3], 10) == first  # reopened after close()
+
+
+def test_batches_larger_than_one_java_call_are_split(bm25_index, queries, monkeypatch):
+    searcher = Searcher(bm25_index)
+    whole = searcher.search(queries, 5)
+    monkeypatch.setattr(bulk, "MAX_HITS_PER_CALL", 12)  # two queries per call
+    assert searcher.search(queries, 5) == whole
+
+
+def test_without_the_helper_the_search_goes_through_anserini(bm25_index, queries, monkeypatch, caplog):
+    expected = Searcher(bm25_index).search(queries, 20)
+    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: None)
+    searcher = Searcher(bm25_index)
+    with caplog.at_level(logging.WARNING):
+        assert searcher.search(queries, 20) == expected
+    assert searcher._bulk is False and "SearchCollection instead" in caplog.text
+
+
+def test_without_the_jar_a_fresh_process_searches_through_anserini(bm25_index, queries, tmp_path):
+    """The jar missing when the JVM starts: the class is not found, and the search falls back with a warning."""
+    code = ("import json, sys\nfrom pathlib import Path\nimport lsr.indexing.jvm as jvm\n"
+            "jvm.HELPER_JAR = Path(sys.argv[2])\nfrom lsr.data import Query\n"
+            "from lsr.indexing.search import Searcher\nsearcher = Searcher(sys.argv[1])\n"
+            "run = searcher.search([Query(i, t) for i, t in json.loads(sys.argv[3])], 20)\n"
+            "print(json.dumps([searcher._bulk, run]))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(bm25_index), str(tmp_path / "no.jar"),
+                          json.dumps([[q.id, q.text] for q in queries])], capture_output=True, text=True, check=True)
+    bulk_state, run = json.loads(out.stdout.strip().splitlines()[-1])
+    assert bulk_state is False and "no.jar is missing" in out.stderr
+    expected = Searcher(bm25_index).search(queries, 20)
+    assert run == {query_id: [list(hit) for hit in hits] for query_id, hits in expected.items()}
+
+
+def test_a_helper_that_does_not_link_falls_back_to_anserini(bm25_index, queries, monkeypatch, caplog):
+    expected = Searcher(bm25_index).search(queries, 20)
+
+    def no_such_method(*args):
+        raise bulk.HelperUnavailable("java.lang.NoSuchMethodError: org.apache.lucene.search.IndexSearcher.search")
+
+    monkeypatch.setattr(bulk.BulkSearcher, "search_texts", no_such_method)
+    searcher = Searcher(bm25_index)
+    with caplog.at_level(logging.WARNING):
+        assert searcher.search(queries, 20) == expected
+    assert searcher._bulk is False and "NoSuchMethodError" in caplog.text
+
+
+def test_scores_are_read_as_anserini_prints_them():
+    """BulkSearcher.asPrinted(score) == the number Anserini's "%f" of the float score reads as, for scores
+    of every size and for 6-decimal rounding ties (the float then holds x.xxxxxx5 exactly)."""
+    java = jvm.bulk_searcher_class()
+    string, locale, boxed = (jvm.jclass(name) for name in ("java.lang.String", "java.util.Locale", "java.lang.Float"))
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([
+        rng.random(3000) * 30, rng.random(1000) * 1e4, rng.random(500) * 1e7, rng.random(500) * 1e-4,
+        np.arange(1, 2000, 2) / 2**7 + 2.0**16,  # odd multiples of 2^-7 above 65536: exact 7th-decimal 5s
+        np.arange(1, 400, 2) / 2**7, -rng.random(100), [0.0, 1e9, 3e10, 16777216.0],
+    ]).astype(np.float32)
+    printed = java.asPrinted(scores.tolist())
+    for score, value in zip(scores.tolist(), printed):
+        assert value == float(string.format(locale.US, "%f", boxed(score))), score
+
+
+def test_the_jar_holds_the_source_it_was_built_from():
+    """scripts/build_java.sh puts the Java source into the jar: a source edited without a rebuild fails here."""
+    source = jvm.HELPER_JAR.parent / "src"
+    with zipfile.ZipFile(jvm.HELPER_JAR) as jar:
+        for path in source.rglob("*.java"):
+            assert jar.read(path.relative_to(source).as_posix()) == path.read_bytes(), \
+                f"{path} changed since the jar was built: run scripts/build_java.sh"
+
+
+def test_a_query_lucene_refuses_gets_no_hits_as_before(impact_index, queries, caplog):
+    """Over 1024 terms Lucene throws; SearchCollection then leaves the query out and goes on, and so does
+    the bulk path, with a warning."""
+    searcher = Searcher(impact_index)
+    vectors = searcher.encode_queries(queries[:3])
+    huge = SparseVectors(["huge"], np.array([0, 1100]), np.arange(1000, 2100, dtype=np.int32),
+                         np.ones(1100, np.int32), vectors.vocab_size, vectors.scale)
+    batch = SparseVectors.concat([vectors, huge])
+    with caplog.at_level(logging.WARNING):
+        new = searcher.search_vectors(batch, 20)
+    old = searcher._search_collection(searcher._topic_lines(batch), 20)
+    assert new["huge"] == [] and "huge" not in old
+    assert {query_id: hits for query_id, hits in new.items() if hits} == old and len(old) == 3
+    assert "Lucene refused 1 queries" in caplog.text and "huge" in caplog.text
+
+
+def test_impact_scores_from_2_to_the_24_on_equal_anserinis(impact_index, queries):
+    """Up to 2^24 an impact score is an exact float sum and the collector's score is Anserini's; above,
+    the bulk path takes Lucene's recomputed scores, as Anserini does. Each query's three strongest terms,
+    weighted 100000, give scores of tens of millions."""
+    searcher = Searcher(impact_index)
+    vectors = searcher.encode_queries(queries[:3])
+    rows = [np.sort(terms[np.argsort(-weights, kind="stable")[:3]]) for terms, weights in map(vectors.row, range(3))]
+    heavy = SparseVectors([f"heavy-{i}" for i in range(3)], np.cumsum([0] + [len(row) for row in rows]),
+                          np.concatenate(rows), np.full(sum(map(len, rows)), 100_000, np.int32),
+                          vectors.vocab_size, vectors.scale)
+    new = searcher.search_vectors(heavy, 50)
+    assert new == searcher._search_collection(searcher._topic_lines(heavy), 50)
+    assert max(score for hits in new.values() for _, score in hits) > 2**24
