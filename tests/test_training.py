@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -269,6 +270,28 @@ def test_training_adds_pseudo_queries_with_their_own_candidates_and_targets(tmp_
     assert all(line.split()[0] != f"pseudo:{line.split()[2]}" for line in mined)  # its own document excluded
     scored = (tmp_path / "out" / "teachers" / "pseudo.bm25.tsv").read_text()
     assert "pseudo:" in scored
+
+
+def test_teacher_positives_replace_a_pseudo_querys_own_document_with_the_teachers_best_candidate():
+    from lsr.pipelines.distill import teacher_positives
+
+    queries = [TrainQuery("pseudo:a", "heart study", ("a",)), TrainQuery("pseudo:b", "liver", ("b",)),
+               TrainQuery("pseudo:c", "lonely", ("c",))]
+    targets = {"pseudo:a": {"x": 3.0, "y": 9.0, "z": 9.0}, "pseudo:b": {"y": 1.0, "x": 2.0}, "pseudo:c": {"x": 5.0}}
+    kept, pool = teacher_positives(queries, targets)
+    assert kept == [TrainQuery("pseudo:a", "heart study", ("y",)), TrainQuery("pseudo:b", "liver", ("x",))]
+    assert pool == {"pseudo:a": ["x", "z"], "pseudo:b": ["y"]}  # "c": one candidate, no negative left
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.pseudo_positive=own"], "data.pseudo_positive must be one of source, teacher, not 'own'"),
+    (["data.pseudo_positive=teacher", "train.loss=infonce"], "needs teachers: not with train.loss infonce"),
+])
+def test_pseudo_positive_is_checked(tmp_path, overrides, message):
+    config = tmp_path / "c.toml"
+    config.write_text('[model]\ninit = "m"\n[data]\ntrain = "d"\n[teachers]\nmodels = ["bm25"]\n')
+    with pytest.raises(LsrError, match=re.escape(message)):
+        load_config(config, overrides)
 
 
 def test_cli_train_reports_a_bad_config_in_one_line(tmp_path):

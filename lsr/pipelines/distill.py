@@ -87,11 +87,15 @@ class Distillation:
         if self.pseudo_queries:
             pseudo_pool = self.candidates("pseudo", self.pseudo_queries,
                                           {q.id: q.positives for q in self.pseudo_queries})
-            train_pool = {**train_pool, **pseudo_pool}
             if targets is not None:
-                pairs = {q.id: list(dict.fromkeys([*q.positives, *pseudo_pool.get(q.id, [])]))
+                own = self.config.data.pseudo_positive == "source"
+                pairs = {q.id: list(dict.fromkeys([*(q.positives if own else ()), *pseudo_pool.get(q.id, [])]))
                          for q in self.pseudo_queries}
-                targets = {**targets, **self.ensemble("pseudo", self.pseudo_queries, pairs)}
+                pseudo_targets = self.ensemble("pseudo", self.pseudo_queries, pairs)
+                if not own:
+                    self.pseudo_queries, pseudo_pool = teacher_positives(self.pseudo_queries, pseudo_targets)
+                targets = {**targets, **pseudo_targets}
+            train_pool = {**train_pool, **pseudo_pool}
         model = self.train(train_pool, targets, eval_pool)
         return self.final_evaluation(model)
 
@@ -331,6 +335,20 @@ class Distillation:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             write_text_atomic(marker, json.dumps({"fingerprint": fingerprint}) + "\n")
+
+
+def teacher_positives(queries: Sequence[TrainQuery], targets: Scores) -> tuple[list[TrainQuery], dict[str, list[str]]]:
+    """Queries whose positive is the candidate the teachers score highest (ties: the first candidate),
+    and their pools without it; queries without scored candidates are dropped."""
+    kept, pool = [], {}
+    for query in queries:
+        scores = targets.get(query.id, {})
+        if len(scores) < 2:
+            continue
+        best = max(scores, key=scores.__getitem__)
+        kept.append(TrainQuery(query.id, query.text, (best,)))
+        pool[query.id] = [doc for doc in scores if doc != best]
+    return kept, pool
 
 
 def _covering(scores: Scores, pairs: dict[str, list[str]], source: str) -> Scores:

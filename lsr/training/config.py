@@ -25,6 +25,7 @@ REGULARIZERS = ("flops", "l1")
 # Inference-free only: FLOPS of the score contributions idf_j·w_d(j), every term penalised alike (not
 # IDF-aware): the baseline the IDF-aware FLOPS (plain "flops" on the raw document weights) is compared with.
 SCORE_SPACE_FLOPS = "score_space_flops"
+PSEUDO_POSITIVES = ("source", "teacher")
 
 
 @dataclass
@@ -51,6 +52,8 @@ class DataSection:
     max_tuples: int | None = None         # read at most this many tuples (they are held in memory)
     teacher_scores: str | None = None     # precomputed (qid, docid, score) file: the targets, no teachers run
     pseudo_queries: int = 0               # also train on this many corpus titles (or first sentences) as queries
+    pseudo_positive: str = "source"       # a pseudo-query's positive: its own document, or "teacher": the
+                                          # ensemble's best other candidate (its own document left out)
     eval: str | None = None               # BEIR folder for evaluation; default: `train`
     eval_split: str = "test"
     full_eval: bool = True                # index the eval corpus with the trained model and search it
@@ -137,6 +140,11 @@ class TrainConfig:
         weights = self.teachers.weights
         if weights is not None and len(weights) != len(self.teachers.models):
             raise LsrError(f"teachers.weights has {len(weights)} values for {len(self.teachers.models)} teachers")
+        if self.data.pseudo_positive not in PSEUDO_POSITIVES:
+            raise LsrError(f"data.pseudo_positive must be one of {', '.join(PSEUDO_POSITIVES)}, "
+                           f"not {self.data.pseudo_positive!r}")
+        if self.data.pseudo_positive == "teacher" and self.train.loss == "infonce":
+            raise LsrError("data.pseudo_positive = \"teacher\" needs teachers: not with train.loss infonce")
         if self.train.docs_per_query < 2:
             raise LsrError("train.docs_per_query must be at least 2 (a positive and a negative)")
 
