@@ -165,7 +165,7 @@ def test_without_the_helper_the_search_goes_through_anserini(bm25_index, queries
     searcher = Searcher(bm25_index)
     with caplog.at_level(logging.WARNING):
         assert searcher.search(queries, 20) == expected
-    assert searcher._bulk is False and "SearchCollection instead" in caplog.text
+    assert searcher._bulk is False and "own searchers instead" in caplog.text
 
 
 def test_without_the_jar_a_fresh_process_searches_through_anserini(bm25_index, queries, tmp_path):
@@ -250,3 +250,22 @@ def test_impact_scores_from_2_to_the_24_on_equal_anserinis(impact_index, queries
     new = searcher.search_vectors(heavy, 50)
     assert new == searcher._search_collection(searcher._topic_lines(heavy), 50)
     assert max(score for hits in new.values() for _, score in hits) > 2**24
+
+
+@pytest.mark.parametrize("kind", ["bm25", "impact"])
+def test_search_one_equals_anserinis_simple_searcher(kind, bm25_index, impact_index, queries):
+    """`search_one` (lsr's Java searcher, one query) gives the hits and float scores of Anserini's
+    SimpleSearcher / SimpleImpactSearcher, which it used before (a Java map per impact query)."""
+    from lsr.indexing.search import _java_int_map
+
+    searcher = Searcher(bm25_index if kind == "bm25" else impact_index)
+    for query in queries:
+        prepared = searcher.prepare_query(query.text)
+        new = searcher.search_one(query.text, 30, raw=True)
+        if prepared is None:  # no terms: blank text, or (impact) a query the model encodes to nothing
+            assert new == []
+            continue
+        java_query = _java_int_map(prepared, searcher.encoder.vocab) if kind == "impact" else prepared
+        old = [(hit.docid, hit.score) for hit in searcher._simple_searcher().search(java_query, 30)]
+        assert new == old, query.id
+    assert isinstance(searcher._bulk, bulk.BulkSearcher)

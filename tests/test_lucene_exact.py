@@ -133,10 +133,6 @@ def assert_top_k_exact(hits: list[tuple[str, float]], expected: dict[str, int], 
     assert all(expected[doc] == score for doc, score in found)
 
 
-def java_map(hash_map) -> dict[str, int]:
-    return {key: int(hash_map.get(key)) for key in hash_map.keySet().toArray()}
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_lucene_finds_every_match_with_the_exact_integer_dot_product(case, indexes, queries, encoder):
     scale, pruning = CASES[case]
@@ -189,7 +185,10 @@ def test_prepare_query_applies_the_query_pruning(case, indexes, queries, encoder
     wanted = reference_impacts(query_vectors, pruning.query_top_k, pruning.query_threshold, scale)
     unpruned = reference_impacts(query_vectors, None, None, scale)
     for query, vector, whole in zip(queries, wanted, unpruned):
-        assert java_map(searcher.prepare_query(query.text)) == {encoder.vocab[t]: w for t, w in vector.items()}
+        prepared = searcher.prepare_query(query.text)
+        assert prepared.scale == scale and len(prepared) == 1
+        terms, weights = prepared.row(0)
+        assert dict(zip(terms.tolist(), weights.tolist())) == vector
         assert len(vector) <= (pruning.query_top_k or len(whole))
     assert sum(map(len, wanted)) < sum(map(len, unpruned))
 

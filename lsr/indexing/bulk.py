@@ -58,18 +58,20 @@ class BulkSearcher:
             raise LsrError(f"{lucene_dir}: read {len(table) - 1} doc ids for {self._java.maxDoc()} documents")
         self._ids = np.array(table[:-1], dtype=object)
 
-    def search_texts(self, ids: Sequence[str], texts: Sequence[str], k: int) -> Run:
-        """Top-`k` of each BM25 query text (analyzed in Java as Anserini does)."""
+    def search_texts(self, ids: Sequence[str], texts: Sequence[str], k: int, *, printed: bool = True) -> Run:
+        """Top-`k` of each BM25 query text (analyzed in Java as Anserini does). Scores as a run file
+        prints them, or with `printed=False` the floats Anserini's SimpleSearcher returns."""
         run: Run = {}
         step = _chunk(k)
         for start in range(0, len(texts), step):
             with _java_errors():
-                answer = self._java.searchTexts(*_utf8(texts[start:start + step]), k)
+                answer = self._java.searchTexts(*_utf8(texts[start:start + step]), k, printed)
             self._unpack(answer, ids[start:start + step], run)
         return run
 
-    def search_vectors(self, vectors: SparseVectors, k: int) -> Run:
-        """Top-`k` of each quantized query vector (rows with no terms must be left out by the caller)."""
+    def search_vectors(self, vectors: SparseVectors, k: int, *, printed: bool = True) -> Run:
+        """Top-`k` of each quantized query vector (rows with no terms must be left out by the caller);
+        scores as in `search_texts`."""
         if not vectors.is_quantized:
             raise ValueError("impact search needs quantized query vectors")
         run: Run = {}
@@ -80,7 +82,7 @@ class BulkSearcher:
             indptr = (vectors.indptr[start:end + 1] - lo).astype("<i4")
             with _java_errors():
                 answer = self._java.searchImpacts(indptr.tobytes(), vectors.indices[lo:hi].astype("<i4").tobytes(),
-                                                  vectors.values[lo:hi].astype("<i4").tobytes(), k)
+                                                  vectors.values[lo:hi].astype("<i4").tobytes(), k, printed)
             self._unpack(answer, vectors.ids[start:end], run)
         return run
 

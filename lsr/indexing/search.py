@@ -5,8 +5,9 @@ an index, searcher and thread pool kept open, queries as arrays, hits back as
 arrays: no Python object per hit from Java and no fixed cost per call. Its runs
 equal those of Anserini's SearchCollection (run files written and read back:
 `search_with_anserini`, the former path and the fallback when lsr's Java helper
-is missing). Single queries (`search_one`) use Anserini's simple searchers, for
-interactive use and latency measurement.
+is missing). Single queries (`search_one`, for interactive use and latency
+measurement) take the same Java searcher, with the scores Anserini's simple
+searchers give (not rounded as a run file prints them).
 """
 
 from __future__ import annotations
@@ -120,17 +121,29 @@ class Searcher:
         """Lucene score per unit of the model's dot product: scale² for impact indexes, 1 for BM25."""
         return self.info.scale ** 2 if self.info.kind == "impact" else 1.0
 
-    def prepare_query(self, text: str):
-        """What Lucene is asked for one query: the text (BM25) or the encoded int vector (impact)."""
+    def prepare_query(self, text: str) -> str | SparseVectors | None:
+        """What Lucene is asked for one query: the text with whitespace runs made one space (BM25) or
+        the pruned, quantized query vector (impact); None when it has no terms."""
         if self.encoder is None:
-            return text
-        vector = self.pruning.queries(self.encoder.encode_queries([text])).quantize(self.info.scale)
-        return _java_int_map(vector, self.encoder.vocab) if vector.indices.size else None
+            return " ".join(text.split()) or None
+        vector = self.encode_queries([Query("q", text)])
+        return vector if vector.indices.size else None
 
-    def search_prepared(self, prepared, k: int = 10) -> list[tuple[str, float]]:
-        """Search with the output of `prepare_query` (split so encoding and search time apart)."""
+    def search_prepared(self, prepared: str | SparseVectors | None, k: int = 10) -> list[tuple[str, float]]:
+        """Search with the output of `prepare_query` (split so encoding and search time apart); Lucene's
+        scores, with Anserini's tie adjustment, as its SimpleSearcher gives them."""
         if prepared is None:
             return []
+        bulk = self._bulk_searcher()
+        if bulk is not None:
+            try:
+                if isinstance(prepared, SparseVectors):
+                    return bulk.search_vectors(prepared, k, printed=False)[prepared.ids[0]]
+                return bulk.search_texts(["q"], [prepared], k, printed=False)["q"]
+            except HelperUnavailable as e:
+                self._bulk_unavailable(e)
+        if isinstance(prepared, SparseVectors):
+            prepared = _java_int_map(prepared, self.encoder.vocab)
         return [(hit.docid, hit.score) for hit in self._simple_searcher().search(prepared, k)]
 
     def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
@@ -182,9 +195,7 @@ class Searcher:
                     return bulk.search_vectors(batch, k)
                 return bulk.search_texts([query_id for query_id, _ in batch], [text for _, text in batch], k)
             except HelperUnavailable as e:
-                log.warning("lsr's bulk searcher does not run with this Anserini (%s); searching through "
-                            "Anserini's SearchCollection instead (slower, same results)", e)
-                self._bulk = False
+                self._bulk_unavailable(e)
         return self._search_collection(self._topic_lines(batch), k)
 
     def _search_collection(self, lines: list[str], k: int) -> Run:
@@ -209,10 +220,13 @@ class Searcher:
                 else:
                     self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
             except HelperUnavailable as e:
-                log.warning("lsr's bulk searcher is unavailable (%s); searching through Anserini's "
-                            "SearchCollection instead (slower, same results)", e)
-                self._bulk = False
+                self._bulk_unavailable(e)
         return self._bulk or None
+
+    def _bulk_unavailable(self, problem: Exception) -> None:
+        log.warning("lsr's bulk searcher is unavailable (%s); searching through Anserini's own searchers "
+                    "instead (slower, same results)", problem)
+        self._bulk = False
 
     def _bm25_strings(self) -> tuple[str, str]:
         """k1 and b as the decimal text Anserini's arguments carry (parsed to float in Java the same way)."""

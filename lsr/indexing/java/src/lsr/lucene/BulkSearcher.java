@@ -178,21 +178,24 @@ public final class BulkSearcher implements Closeable {
 
   /**
    * Top-k hits of BM25 queries, one text each (strings(): UTF-8 and offsets; trimmed as Anserini's topic
-   * reader trims them); see {@link #pack} for the answer's layout.
+   * reader trims them); see {@link #pack} for the answer's layout. With printed, each score as a run file
+   * prints it (asPrinted), else the float Anserini's SimpleSearcher returns (ties adjusted, not printed).
    */
-  public byte[] searchTexts(byte[] textBytes, byte[] textOffsets, int k) throws IOException {
+  public byte[] searchTexts(byte[] textBytes, byte[] textOffsets, int k, boolean printed) throws IOException {
     if (generator == null) {
       throw new IllegalStateException("this is an impact searcher: give term ids and impacts");
     }
     String[] texts = strings(textBytes, textOffsets);
-    return run(texts.length, k, i -> generator.buildQuery(CONTENTS, analyzer, texts[i].trim()));
+    return run(texts.length, k, printed, i -> generator.buildQuery(CONTENTS, analyzer, texts[i].trim()));
   }
 
   /**
    * Top-k hits of impact queries given as CSR arrays of little-endian int32: query i has the term
-   * ids terms[indptr[i]..indptr[i+1]) with the integer impacts weights[same range].
+   * ids terms[indptr[i]..indptr[i+1]) with the integer impacts weights[same range]; printed as in
+   * searchTexts.
    */
-  public byte[] searchImpacts(byte[] indptrBytes, byte[] termBytes, byte[] weightBytes, int k) throws IOException {
+  public byte[] searchImpacts(byte[] indptrBytes, byte[] termBytes, byte[] weightBytes, int k, boolean printed)
+      throws IOException {
     if (vocab == null) {
       throw new IllegalStateException("this is a BM25 searcher: give query texts");
     }
@@ -202,7 +205,7 @@ public final class BulkSearcher implements Closeable {
     if (indptr.length == 0 || terms.length != weights.length || indptr[indptr.length - 1] != terms.length) {
       throw new IllegalArgumentException("inconsistent query arrays");
     }
-    return run(indptr.length - 1, k, i -> impactQuery(terms, weights, indptr[i], indptr[i + 1]));
+    return run(indptr.length - 1, k, printed, i -> impactQuery(terms, weights, indptr[i], indptr[i + 1]));
   }
 
   @Override
@@ -242,7 +245,7 @@ public final class BulkSearcher implements Closeable {
   }
 
   /** Searches queries 0..n-1 on all threads (this one included) and packs the hits. */
-  private byte[] run(int n, int k, QueryMaker queries) throws IOException {
+  private byte[] run(int n, int k, boolean printed, QueryMaker queries) throws IOException {
     if (k < 1) {
       throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
@@ -253,7 +256,7 @@ public final class BulkSearcher implements Closeable {
     Runnable work = () -> {
       for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
         try {
-          searchOne(queries.make(i), k, docs, scores, i);
+          searchOne(queries.make(i), k, printed, docs, scores, i);
         } catch (Exception e) {
           // As in SearchCollection, a query Lucene refuses (more than 1024 terms, say) gets no hits and
           // the others go on; the answer names it. Errors (a class that does not link) end the batch.
@@ -290,7 +293,8 @@ public final class BulkSearcher implements Closeable {
     return pack(docs, scores, errors);
   }
 
-  private void searchOne(Query query, int k, int[][] docs, double[][] scores, int i) throws IOException {
+  private void searchOne(Query query, int k, boolean printed, int[][] docs, double[][] scores, int i)
+      throws IOException {
     // Anserini's hits: the top k by score, ties by external doc id, which its sort reads per candidate
     // hit (and it must keep scoring the candidates that tie with the k-th, however many BM25's long tails
     // of equal scores hold). TopByScoreThenId ranks the same way with a precomputed rank of the ids.
@@ -313,10 +317,10 @@ public final class BulkSearcher implements Closeable {
       }
     }
     adjustTies(hitScores);
-    double[] printed = asPrinted(hitScores);
-    keepRunFileOrder(hitDocs, printed);
+    double[] values = printed ? asPrinted(hitScores) : widen(hitScores);
+    keepRunFileOrder(hitDocs, values);
     docs[i] = hitDocs;
-    scores[i] = printed;
+    scores[i] = values;
   }
 
   /**
@@ -584,6 +588,14 @@ public final class BulkSearcher implements Closeable {
       }
     }
     return printed;
+  }
+
+  private static double[] widen(float[] scores) {
+    double[] wide = new double[scores.length];
+    for (int i = 0; i < scores.length; i++) {
+      wide[i] = scores[i];
+    }
+    return wide;
   }
 
   /**
