@@ -264,3 +264,5 @@ from lsr.cli.encode import encode  # noqa: E402
 cli.add_command(encode)
 from lsr.cli.info import info  # noqa: E402
 cli.add_command(info)
+from lsr.cli.export import export  # noqa: E402
+cli.add_command(export)
