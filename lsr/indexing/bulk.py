@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.indexing.jvm import bulk_searcher_class, helper_problem, jnius
+from lsr.indexing.jvm import HelperUnavailable, bulk_searcher_class, helper_problem, java_errors, utf8_strings
 from lsr.runs import Run
 from lsr.sparse import SparseVectors
 
@@ -29,13 +29,6 @@ log = logging.getLogger(__name__)
 
 MAX_HITS_PER_CALL = 2_000_000
 """Queries go to Java in chunks of at most this many hits (k per query): 24 MB of answer per call."""
-
-_LINKAGE_ERRORS = ("NoSuchMethodError", "NoSuchFieldError", "NoClassDefFoundError", "IncompatibleClassChangeError",
-                   "AbstractMethodError", "LinkageError", "VerifyError")
-
-
-class HelperUnavailable(Exception):
-    """lsr's Java helper cannot run here (jar missing, or built against other Lucene/Anserini classes)."""
 
 
 class BulkSearcher:
@@ -46,9 +39,9 @@ class BulkSearcher:
         cls = bulk_searcher_class()
         if cls is None:
             raise HelperUnavailable(helper_problem() or "lsr.lucene.BulkSearcher cannot be loaded")
-        with _java_errors():
+        with java_errors("Lucene search"):
             if vocab is not None:
-                self._java = cls.impact(str(lucene_dir).encode("utf-8"), threads, *_utf8(vocab))
+                self._java = cls.impact(str(lucene_dir).encode("utf-8"), threads, *utf8_strings(vocab))
             elif bm25 is not None:
                 self._java = cls.bm25(str(lucene_dir).encode("utf-8"), threads, *bm25)
             else:
@@ -64,8 +57,8 @@ class BulkSearcher:
         run: Run = {}
         step = _chunk(k)
         for start in range(0, len(texts), step):
-            with _java_errors():
-                answer = self._java.searchTexts(*_utf8(texts[start:start + step]), k, printed)
+            with java_errors("Lucene search"):
+                answer = self._java.searchTexts(*utf8_strings(texts[start:start + step]), k, printed)
             self._unpack(answer, ids[start:start + step], run)
         return run
 
@@ -80,7 +73,7 @@ class BulkSearcher:
             end = min(start + step, len(vectors))
             lo, hi = int(vectors.indptr[start]), int(vectors.indptr[end])
             indptr = (vectors.indptr[start:end + 1] - lo).astype("<i4")
-            with _java_errors():
+            with java_errors("Lucene search"):
                 answer = self._java.searchImpacts(indptr.tobytes(), vectors.indices[lo:hi].astype("<i4").tobytes(),
                                                   vectors.values[lo:hi].astype("<i4").tobytes(), k, printed)
             self._unpack(answer, vectors.ids[start:end], run)
@@ -113,15 +106,6 @@ class BulkSearcher:
                         + ("; ..." if failed > 3 else ""))
 
 
-def _utf8(strings: Sequence[str]) -> tuple[bytes, bytes]:
-    """Strings for Java as UTF-8 bytes and int32 offsets (BulkSearcher.strings): pyjnius's own conversion
-    of a str mangles characters beyond U+FFFF."""
-    encoded = [text.encode("utf-8") for text in strings]
-    offsets = np.zeros(len(encoded) + 1, "<i4")
-    np.cumsum([len(part) for part in encoded], out=offsets[1:])
-    return b"".join(encoded), offsets.tobytes()
-
-
 @contextmanager
 def _no_gc():
     """Cyclic garbage collection off (as it was before) while a batch of tuples that hold no cycles is made."""
@@ -138,19 +122,3 @@ def _chunk(k: int) -> int:
     if k < 1:
         raise LsrError(f"k must be at least 1, got {k}")
     return max(1, MAX_HITS_PER_CALL // k)
-
-
-class _java_errors:
-    """Java exceptions as LsrError, or HelperUnavailable when the helper does not link against the
-    Lucene/Anserini classes on the class path (another Anserini version than it was built for)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if error is None or not isinstance(error, jnius().JavaException):
-            return False
-        text = str(error)
-        if any(name in text for name in _LINKAGE_ERRORS):
-            raise HelperUnavailable(text.splitlines()[0]) from error
-        raise LsrError(f"Lucene search failed: {text.splitlines()[0]}") from error

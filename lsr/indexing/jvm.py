@@ -13,14 +13,18 @@ import glob
 import importlib.util
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+
+import numpy as np
 
 from lsr.errors import LsrError
 
 DEFAULT_HEAP = "2g"
 HELPER_JAR = Path(__file__).with_name("java") / "lsr-lucene.jar"
 BULK_SEARCHER = "lsr.lucene.BulkSearcher"
+IMPACT_INDEXER = "lsr.lucene.ImpactIndexer"
 _lock = threading.Lock()
 _jnius: ModuleType | None = None
 _helper_missing: str | None = None  # why lsr's helper classes cannot be loaded, once known
@@ -88,21 +92,69 @@ def jclass(name: str):
     return jnius().autoclass(name)
 
 
-def bulk_searcher_class():
-    """lsr's `BulkSearcher` Java class, or None when it cannot be loaded (`helper_problem` says why)."""
+def helper_class(name: str):
+    """One of lsr's own Java classes (`lsr.lucene.*`), or None when the helper jar cannot be loaded
+    (`helper_problem` says why)."""
     global _helper_missing
     module = jnius()
     if _helper_missing is None:
         try:
-            return module.autoclass(BULK_SEARCHER)
+            return module.autoclass(name)
         except module.JavaException:
             _helper_missing = (f"{HELPER_JAR} is missing (scripts/build_java.sh builds it)"
                                if not HELPER_JAR.is_file() else
-                               f"{BULK_SEARCHER} is not on the class path of this JVM (started before lsr "
+                               f"{name} is not on the class path of this JVM (started before lsr "
                                f"could add {HELPER_JAR.name})")
     return None
 
 
+def bulk_searcher_class():
+    """lsr's `BulkSearcher` Java class, or None (see `helper_class`)."""
+    return helper_class(BULK_SEARCHER)
+
+
+def impact_indexer_class():
+    """lsr's `ImpactIndexer` Java class, or None (see `helper_class`)."""
+    return helper_class(IMPACT_INDEXER)
+
+
 def helper_problem() -> str | None:
-    """Why `bulk_searcher_class` found no class, once it has looked."""
+    """Why `helper_class` found no class, once it has looked."""
     return _helper_missing
+
+
+class HelperUnavailable(Exception):
+    """lsr's Java helper cannot run here (jar missing, or built against other Lucene/Anserini classes)."""
+
+
+_LINKAGE_ERRORS = ("NoSuchMethodError", "NoSuchFieldError", "NoClassDefFoundError", "IncompatibleClassChangeError",
+                   "AbstractMethodError", "LinkageError", "VerifyError")
+
+
+class java_errors:
+    """Java exceptions raised inside the block as LsrError (`what` failed: first line of the Java
+    message), or HelperUnavailable when lsr's helper does not link against the Lucene/Anserini classes
+    on the class path (another Anserini version than it was built for)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None or not isinstance(error, jnius().JavaException):
+            return False
+        text = str(error)
+        if any(name in text for name in _LINKAGE_ERRORS):
+            raise HelperUnavailable(text.splitlines()[0]) from error
+        raise LsrError(f"{self.what} failed: {text.splitlines()[0]}") from error
+
+
+def utf8_strings(strings: Sequence[str]) -> tuple[bytes, bytes]:
+    """Strings for lsr's Java classes as UTF-8 bytes and int32 offsets (BulkSearcher.strings): pyjnius's
+    own conversion of a str mangles characters beyond U+FFFF."""
+    encoded = [text.encode("utf-8") for text in strings]
+    offsets = np.zeros(len(encoded) + 1, "<i4")
+    np.cumsum([len(part) for part in encoded], out=offsets[1:])
+    return b"".join(encoded), offsets.tobytes()

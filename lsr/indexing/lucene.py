@@ -11,14 +11,14 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
-from lsr.indexing.jvm import jclass
+from lsr.indexing.jvm import HelperUnavailable, helper_problem, impact_indexer_class, java_errors, jclass, utf8_strings
 from lsr.indexing.pruning import Pruning
 from lsr.sparse import SparseVectors
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # What Java's String.trim() removes (every char up to U+0020): Anserini skips a document whose
 # contents trim to nothing, control characters included.
 JAVA_TRIMMED = "".join(map(chr, range(33)))
+RAM_BUFFER_MB = 256.0  # lsr's impact indexer: documents buffered before Lucene writes a segment
 
 
 @dataclass
@@ -43,20 +44,69 @@ class ImpactStats:
 
 def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
                        *, pruning: Pruning = Pruning(), threads: int = 2) -> ImpactStats:
-    """Prune and quantize (with `scale`) the vectors in `shards`; write a Lucene impact index at `out`."""
+    """Prune and quantize (with `scale`) the vectors in `shards`; write a Lucene impact index at `out`.
+
+    lsr's Java `ImpactIndexer` takes the vectors as arrays, a shard at a time; without it (the helper
+    jar missing or not linking), Anserini's IndexCollection reads them as JSON files. The two give the
+    same index: the same documents, postings, norms and search results."""
+    check_vocab_terms(vocab)
+    indexer = impact_indexer_class()
+    if indexer is not None:
+        try:
+            return _write_impacts_from_arrays(indexer, shards, vocab, scale, out, pruning, threads)
+        except HelperUnavailable as e:
+            log.warning("lsr's impact indexer does not run with this Anserini (%s); indexing through "
+                        "Anserini's IndexCollection instead (slower, same index)", e)
+    else:
+        log.warning("lsr's impact indexer is unavailable (%s); indexing through Anserini's IndexCollection "
+                    "instead (slower, same index)", helper_problem())
+    return write_impact_index_with_anserini(shards, vocab, scale, out, pruning=pruning, threads=threads)
+
+
+def write_impact_index_with_anserini(shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
+                                     *, pruning: Pruning = Pruning(), threads: int = 2) -> ImpactStats:
+    """`write_impact_index` through Anserini's IndexCollection: the vectors as JSON files (each term
+    written `impact` times into a text Anserini tokenizes). lsr's former path and the fallback."""
     check_vocab_terms(vocab)
     stats = ImpactStats(0, 0, 0)
     with _work_folder(out) as tmp:
-        for path in shards:
-            vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(scale)
-            nnz = vectors.nnz_per_row()
-            stats.num_docs += len(vectors)
-            stats.num_empty += int((nnz == 0).sum())
-            stats.postings += int(nnz.sum())
+        for vectors, path in _quantized_shards(shards, scale, pruning, stats):
             _write_vector_jsonl(vectors, vocab, Path(tmp) / f"{path.stem}.jsonl")
         _index_collection(Path(tmp), out, stats.num_docs - stats.num_empty, threads,
                           ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"])
     return stats
+
+
+def _write_impacts_from_arrays(indexer, shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
+                               pruning: Pruning, threads: int) -> ImpactStats:
+    stats = ImpactStats(0, 0, 0)
+    _remove_stale_temporaries(out)
+    with atomic_path(out, is_dir=True) as tmp:
+        log.info("writing Lucene index %s", out)
+        with java_errors("Lucene indexing"):
+            writer = indexer.create(str(tmp).encode("utf-8"), threads, RAM_BUFFER_MB, *utf8_strings(vocab))
+        try:
+            for vectors, _ in _quantized_shards(shards, scale, pruning, stats):
+                with java_errors("Lucene indexing"):
+                    writer.add(*utf8_strings(vectors.ids), vectors.indptr.astype("<i4").tobytes(),
+                               vectors.indices.astype("<i4").tobytes(), vectors.values.astype("<i4").tobytes())
+        finally:
+            with java_errors("Lucene indexing"):
+                writer.close()
+        _check_count(tmp, out, stats.num_docs - stats.num_empty)
+    return stats
+
+
+def _quantized_shards(shards: Sequence[Path], scale: float, pruning: Pruning,
+                      stats: ImpactStats) -> Iterator[tuple[SparseVectors, Path]]:
+    """Each shard's vectors pruned and quantized, one shard in memory at a time; counted into `stats`."""
+    for path in shards:
+        vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(scale)
+        nnz = vectors.nnz_per_row()
+        stats.num_docs += len(vectors)
+        stats.num_empty += int((nnz == 0).sum())
+        stats.postings += int(nnz.sum())
+        yield vectors, path
 
 
 def write_bm25_index(docs: Iterable[Document], out: Path, *, threads: int = 2) -> tuple[int, int]:
@@ -107,9 +157,13 @@ def _index_collection(input_dir: Path, out: Path, expected_docs: int, threads: i
         log.info("writing Lucene index %s", out)
         jclass("io.anserini.index.IndexCollection").main(
             ["-input", str(input_dir), "-index", str(tmp), "-threads", str(threads), "-quiet", *args])
-        found = count_docs(tmp) if expected_docs else 0
-        if found != expected_docs:
-            raise LsrError(f"{out}: Lucene indexed {found} documents, expected {expected_docs}")
+        _check_count(tmp, out, expected_docs)
+
+
+def _check_count(lucene_dir: Path, out: Path, expected_docs: int) -> None:
+    found = count_docs(lucene_dir) if expected_docs else 0
+    if found != expected_docs:
+        raise LsrError(f"{out}: Lucene indexed {found} documents, expected {expected_docs}")
 
 
 def _work_folder(out: Path) -> tempfile.TemporaryDirectory:

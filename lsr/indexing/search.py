@@ -24,9 +24,9 @@ import numpy as np
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.runs import Run, read_trec_run
-from lsr.indexing.bulk import BulkSearcher, HelperUnavailable
+from lsr.indexing.bulk import BulkSearcher
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
-from lsr.indexing.jvm import jclass
+from lsr.indexing.jvm import HelperUnavailable, jclass
 from lsr.indexing.pruning import Pruning
 from lsr.sparse import SparseVectors
 

@@ -66,8 +66,8 @@ import org.apache.lucene.util.SmallFloat;
  * round to 4 decimals, then subtract 1e-6 per tied predecessor), and the score as the TREC run file
  * prints it ({@code %f} of the float) read back as a double.
  *
- * <p>Built by scripts/build_java.sh against stubs of the Lucene/Anserini signatures it calls (Lucene
- * 9.9, Anserini 1.7); at run time those classes come from the Anserini fatjar.
+ * <p>Built by scripts/build_java.sh against the Anserini fatjar (Anserini 1.7, Lucene 9.9), whose
+ * classes it runs with.
  */
 public final class BulkSearcher implements Closeable {
   /** Anserini's field names (io.anserini.index.Constants). */
@@ -667,7 +667,7 @@ public final class BulkSearcher implements Closeable {
   }
 
   /** Strings i = 0..n-1 of UTF-8 text: bytes[offsets[i]..offsets[i+1]), offsets as little-endian int32. */
-  private static String[] strings(byte[] bytes, byte[] offsetBytes) {
+  static String[] strings(byte[] bytes, byte[] offsetBytes) {
     int[] offsets = ints(offsetBytes);
     if (offsets.length == 0 || offsets[offsets.length - 1] != bytes.length) {
       throw new IllegalArgumentException("inconsistent string offsets");
@@ -679,7 +679,7 @@ public final class BulkSearcher implements Closeable {
     return strings;
   }
 
-  private static int[] ints(byte[] bytes) {
+  static int[] ints(byte[] bytes) {
     if (bytes.length % 4 != 0) {
       throw new IllegalArgumentException("int32 array of " + bytes.length + " bytes");
     }

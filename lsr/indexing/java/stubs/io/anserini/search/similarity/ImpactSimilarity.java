@@ -1,9 +1,0 @@
-// Compile-time stub: only the signatures lsr.lucene.BulkSearcher calls (matching Lucene 9.9 / Anserini 1.7).
-// Never shipped: at run time the real class comes from the Anserini fatjar. See scripts/build_java.sh.
-package io.anserini.search.similarity;
-
-public class ImpactSimilarity extends org.apache.lucene.search.similarities.Similarity {
-  public ImpactSimilarity() {
-    throw new UnsupportedOperationException("stub");
-  }
-}

@@ -1,6 +1,0 @@
-// Compile-time stub: only the signatures lsr.lucene.BulkSearcher calls (matching Lucene 9.9 / Anserini 1.7).
-// Never shipped: at run time the real class comes from the Anserini fatjar. See scripts/build_java.sh.
-package org.apache.lucene.store;
-
-public abstract class Directory implements java.io.Closeable {
-}
