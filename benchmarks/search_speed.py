@@ -96,6 +96,7 @@ def main() -> None:
 
 
 def build(args, kind: str) -> Path:
+    """The SciFact index of `kind` under --work, built when missing (splade-tiny with --long-docs first)."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
     from lsr.indexing.index_info import INFO_FILE
     from lsr.models import load_encoder

@@ -284,3 +284,67 @@ def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
     assert json.loads((folder / MANIFEST).read_text()) == {
         "model": "mlm", "encoder_kind": encoder.kind, "settings": json.loads(json.dumps(encoder.settings)),
         "vocab_fingerprint": encoder.fingerprint}
+
+
+# --- lsr/indexing/pruning.py ---------------------------------------------------------------------------
+
+
+def test_pruning_applies_its_own_top_k_and_threshold_to_documents_and_to_queries():
+    """Each side uses both of its own settings: weights strictly above the threshold, then the top k."""
+    from lsr.indexing.pruning import Pruning
+
+    vectors = SparseVectors.from_dicts([{"a": 0.875, "b": 0.5, "c": 0.125, "d": 0.75}, {"a": 0.0625, "b": 0.25},
+                                        {"c": 0.125}], ["x", "y", "z"], VOCAB)
+    pruning = Pruning(doc_top_k=2, doc_threshold=0.375, query_top_k=1, query_threshold=0.1875)
+    assert pruning.docs(vectors).to_dicts(VOCAB) == [{"a": 0.875, "d": 0.75}, {}, {}]
+    assert pruning.queries(vectors).to_dicts(VOCAB) == [{"a": 0.875}, {"b": 0.25}, {}]
+    assert Pruning().docs(vectors).to_dicts(VOCAB) == Pruning().queries(vectors).to_dicts(VOCAB) == \
+        vectors.to_dicts(VOCAB)
+
+
+# --- lsr/indexing/stats.py -----------------------------------------------------------------------------
+
+
+def test_index_mb_counts_every_file_under_the_lucene_folder_in_mib(tmp_path):
+    """Files in sub-folders count; files of the index folder outside lucene/ (vectors, metadata) do not."""
+    from lsr.indexing.index_info import LUCENE_DIR
+    from lsr.indexing.stats import index_mb
+
+    (tmp_path / LUCENE_DIR / "sub").mkdir(parents=True)
+    (tmp_path / LUCENE_DIR / "_0.cfs").write_bytes(b"\0" * 2**20)
+    (tmp_path / LUCENE_DIR / "sub" / "_1.cfs").write_bytes(b"\0" * 2**19)
+    (tmp_path / "vectors.parquet").write_bytes(b"\0" * 12345)
+    assert index_mb(tmp_path) == 1.5
+    assert index_mb(str(tmp_path)) == 1.5
+
+
+# --- lsr/eval/report.py: the look of report.png ----------------------------------------------------------
+
+
+def test_report_png_is_two_panels_side_by_side_at_1320_by_540_pixels(tmp_path, monkeypatch):
+    """report.png as drawn: 11 x 4.5 inches at 120 dpi, the panels side by side, points of size 40,
+    dataset labels at 7 pt offset 3 points up and right, a light grid and an 8 pt legend."""
+    import struct
+
+    import matplotlib.figure
+
+    from lsr.eval.report import plot, report_rows
+
+    saved = []
+    original = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *args, **kwargs: (saved.append(fig), original(fig, *args, **kwargs))[1])
+    results = [beir_result(d, s, [0.3 + 0.1 * i, 0.5], {"latency_p50_ms": 1.0 + i, "flops": 0.5 + i})
+               for i, (d, s) in enumerate([("d1", "bm25"), ("d1", "m"), ("d2", "bm25"), ("d2", "m")])]
+    plot(report_rows(results, [MEASURE]), tmp_path / "report.png", MEASURE)
+    png = (tmp_path / "report.png").read_bytes()
+    assert png[12:16] == b"IHDR" and struct.unpack(">II", png[16:24]) == (1320, 540)
+    (fig,) = saved
+    left, right = (ax.get_position() for ax in fig.axes)
+    assert left.x1 <= right.x0 and (left.y0, left.y1) == pytest.approx((right.y0, right.y1))
+    for ax in fig.axes:
+        assert all(c.get_sizes().tolist() == [40.0] for c in ax.collections)
+        assert {(t.get_fontsize(), tuple(t.xyann), t.anncoords) for t in ax.texts} == {(7.0, (3, 3), "offset points")}
+        assert all(line.get_visible() and line.get_alpha() == 0.3
+                   for line in ax.xaxis.get_gridlines() + ax.yaxis.get_gridlines())
+    assert {t.get_fontsize() for t in fig.axes[0].get_legend().get_texts()} == {8.0}

@@ -180,6 +180,11 @@ def test_pipeline_trains_evaluates_and_resumes_exactly_after_kill_9(tmp_path, ti
     assert more.returncode == 0, more.stderr
     log = [json.loads(line) for line in (tmp_path / "whole" / "train" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log][-3:] == [8, 9, 10]
+    pruned = run_lsr_train(whole, "train.max_steps=10", "data.eval_doc_top_k=2")  # only the evaluation again
+    assert pruned.returncode == 0, pruned.stderr
+    results = json.loads((tmp_path / "whole" / "eval" / "results.json").read_text())
+    assert results["doc_top_k"] == 2 and 0 < results["postings_per_doc"] <= 2
+    assert (tmp_path / "whole" / "train" / "log.jsonl").read_text().count("\n") == len(log)
 
 
 def test_a_changed_config_does_not_resume_foreign_checkpoints(tmp_path, tiny_model, tiny_beir):

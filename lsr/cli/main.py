@@ -266,3 +266,5 @@ from lsr.cli.info import info  # noqa: E402
 cli.add_command(info)
 from lsr.cli.export import export  # noqa: E402
 cli.add_command(export)
+from lsr.cli.serve import serve  # noqa: E402
+cli.add_command(serve)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,16 +107,28 @@ class BulkSearcher:
                         + ("; ..." if failed > 3 else ""))
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0            # threads inside _no_gc (lsr serve searches from several)
+_gc_was_enabled = False    # the collector's state when the first of them entered
+
+
 @contextmanager
 def _no_gc():
-    """Cyclic garbage collection off (as it was before) while a batch of tuples that hold no cycles is made."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Cyclic garbage collection off while a batch of tuples that hold no cycles is made; the state it
+    had before is restored when the last thread inside leaves."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _chunk(k: int) -> int:

@@ -52,6 +52,11 @@ def shard_paths(folder: str | Path) -> list[Path]:
     return sorted(Path(folder).glob("part-*.parquet"))
 
 
+def shard_path(folder: str | Path, index: int) -> Path:
+    """Where shard `index` (the documents from `index * shard_size` on) is written."""
+    return Path(folder) / f"part-{index:05d}.parquet"
+
+
 def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *, model_name: str,
                   shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, total: int | None = None) -> EncodeStats:
     """Encode `docs` into shards under `folder`, resuming after the shards already there.
@@ -60,8 +65,7 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _check_manifest(folder, {"model": model_name, "encoder_kind": encoder.kind,
-                             "settings": encoder.settings, "vocab_fingerprint": encoder.fingerprint})
+    check_manifest(folder, encoder, model_name)
     docs = iter(docs)
     done = shard_paths(folder)
     num_docs = _skip_finished(docs, done)
@@ -79,7 +83,7 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
                 vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
             if encoded_now == 0:
                 _warn_if_near_dense(vectors, folder)
-            vectors.to_parquet(folder / f"part-{index:05d}.parquet")
+            vectors.to_parquet(shard_path(folder, index))
             num_docs, encoded_now = end, encoded_now + len(batch)
             bar.update(end - bar.n)
         bar.total = num_docs  # a line count can be a little off (blank lines): end at 100 %
@@ -108,23 +112,41 @@ def _after_model_batches(network: torch.nn.Module, step: Callable[[int], object]
 
 
 def _warn_if_near_dense(vectors: SparseVectors, folder: Path) -> None:
-    mean_terms = float(vectors.nnz_per_row().mean())
-    if mean_terms > NEAR_DENSE_FRACTION * vectors.vocab_size:
+    warn_if_near_dense(float(vectors.nnz_per_row().mean()), vectors.vocab_size, folder)
+
+
+def warn_if_near_dense(mean_terms: float, vocab_size: int, folder: Path) -> None:
+    """Warn when the first documents encoded average `mean_terms` terms, over 10 % of the vocabulary."""
+    if mean_terms > NEAR_DENSE_FRACTION * vocab_size:
         log.warning("%s: documents average %.0f terms each, %.0f %% of the %d-term vocabulary: near-dense "
                     "vectors make large shards and, unless pruned (--doc-top-k, e.g. 256, or --doc-threshold), "
                     "a large and slow index. Is the model trained for sparsity?",
-                    folder, mean_terms, 100 * mean_terms / vectors.vocab_size, vectors.vocab_size)
+                    folder, mean_terms, 100 * mean_terms / vocab_size, vocab_size)
 
 
-def _check_manifest(folder: Path, manifest: dict) -> None:
+def check_manifest(folder: Path, encoder: Encoder, model_name: str) -> None:
+    """Write `folder`'s manifest (model, encoder kind, settings, vocabulary), or refuse a folder whose
+    manifest names another model or other settings."""
+    manifest = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.settings,
+                "vocab_fingerprint": encoder.fingerprint}
     path = folder / MANIFEST
     if path.exists():
-        found = json.loads(path.read_text(encoding="utf-8"))
-        if found != json.loads(json.dumps(manifest)):
-            raise LsrError(f"{folder}: holds vectors from another model or settings ({found}); "
+        found, wanted = json.loads(path.read_text(encoding="utf-8")), json.loads(json.dumps(manifest))
+        if found != wanted:
+            there, now = _flat(found), _flat(wanted)
+            differences = "; ".join(f"{key}: {there.get(key)!r} there, {now.get(key)!r} now"
+                                    for key in sorted(there.keys() | now.keys()) if there.get(key) != now.get(key))
+            raise LsrError(f"{folder}: holds vectors from another model or settings ({differences}); "
                            f"use a new output folder or --overwrite")
     else:
         write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
+
+
+def _flat(manifest: dict) -> dict:
+    """A manifest with its settings as top-level `settings.NAME` keys (to name what differs)."""
+    flat = {key: value for key, value in manifest.items() if key != "settings"}
+    flat.update({f"settings.{key}": value for key, value in (manifest.get("settings") or {}).items()})
+    return flat
 
 
 def _skip_finished(docs: Iterator[Document], shards: list[Path]) -> int:

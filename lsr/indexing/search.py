@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +63,7 @@ class Searcher:
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
         self._simple = None
         self._bulk: BulkSearcher | None | bool = None  # False once known to be unavailable
+        self._bulk_lock = threading.Lock()  # lsr serve searches from several threads
 
     def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
         """Top-`k` documents for every query, in the queries' order; blank queries get no hits.
@@ -212,16 +214,20 @@ class Searcher:
 
     def _bulk_searcher(self) -> BulkSearcher | None:
         """lsr's Java searcher on this index, opened on first use; None when the helper is unavailable."""
-        if self._bulk is None:
-            try:
-                if self.encoder is None:
-                    k1, b = self._bm25_strings()
-                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, bm25=(k1, b))
-                else:
-                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
-            except HelperUnavailable as e:
-                self._bulk_unavailable(e)
+        with self._bulk_lock:
+            if self._bulk is None:
+                self._open_bulk_searcher()
         return self._bulk or None
+
+    def _open_bulk_searcher(self) -> None:
+        try:
+            if self.encoder is None:
+                k1, b = self._bm25_strings()
+                self._bulk = BulkSearcher(self.lucene_dir, self.threads, bm25=(k1, b))
+            else:
+                self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
+        except HelperUnavailable as e:
+            self._bulk_unavailable(e)
 
     def _bulk_unavailable(self, problem: Exception) -> None:
         log.warning("lsr's bulk searcher is unavailable (%s); searching through Anserini's own searchers "

@@ -15,6 +15,7 @@ from lsr.errors import LsrError
 from lsr.models.pooling import ACTIVATIONS, POOLINGS
 
 LONG_DOC_MODES = ("windows", "first")
+RUNTIMES = ("torch", "onnx", "onnx-int8")   # masked-LM SPLADE's inference engine (lsr.models.onnx_runtime)
 DTYPES = ("float32", "bfloat16", "float16")
 
 S = TypeVar("S", bound="Settings")
@@ -70,9 +71,10 @@ class SpladeSettings(Settings):
     window_overlap: int = 64
     pooling: str = "max"
     activation: str = "relu"
+    runtime: str = "torch"          # "onnx" / "onnx-int8": encode with ONNX Runtime on the CPU (fp32 / int8)
 
     def _choices(self) -> dict[str, tuple]:
-        return {"long_docs": LONG_DOC_MODES, "pooling": POOLINGS, "activation": ACTIVATIONS}
+        return {"long_docs": LONG_DOC_MODES, "pooling": POOLINGS, "activation": ACTIVATIONS, "runtime": RUNTIMES}
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from lsr.models.device import autocast, pick_device
 from lsr.models.pooling import SpladePooling, defer_head, mask_spans
 from lsr.models.settings import SpladeSettings
 from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:
+    from lsr.models.onnx_runtime import OnnxSplade
 
 
 class SpladeEncoder(Encoder):
@@ -35,11 +39,12 @@ class SpladeEncoder(Encoder):
     def __init__(self, model: torch.nn.Module, tokenizer, config: SpladeSettings | None = None, *,
                  device: str | None = None):
         self.config = config or SpladeSettings()
-        self.device = pick_device(device)
+        self.device = pick_device(device or ("cpu" if self.config.runtime != "torch" else None))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.pooling = SpladePooling(self.config.pooling, self.config.activation)
         self.head = defer_head(self.model)  # None: the model returns logits
+        self._onnx: OnnxSplade | None = None  # the ONNX Runtime session of runtime="onnx"/"onnx-int8", made at the first encode
         size = self.model.get_output_embeddings().weight.shape[0]
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = tokens + [f"[lsr:{i}]" for i in range(len(tokens), size)]
@@ -85,8 +90,12 @@ class SpladeEncoder(Encoder):
                 windows.append(prefix + chunk + suffix)
                 owners.append(owner)
 
+        onnx = self._onnx_session()
+
         def pooled(rows: np.ndarray) -> torch.Tensor:
             batch = self.tokenizer.pad({"input_ids": [windows[i] for i in rows]}, return_tensors="pt")
+            if onnx is not None:
+                return onnx(batch["input_ids"], batch["attention_mask"])
             with torch.inference_mode():
                 return self._weights(batch["input_ids"], batch["attention_mask"])
 
@@ -94,6 +103,15 @@ class SpladeEncoder(Encoder):
         if len(windows) == len(texts):
             return vectors
         return vectors.group_max(owners, [str(i) for i in range(len(texts))])
+
+    def _onnx_session(self) -> OnnxSplade | None:
+        """The ONNX Runtime encoder of the `runtime` setting (see `lsr.models.onnx_runtime`); None for torch."""
+        runtime = self.config.runtime
+        if runtime != "torch" and (self._onnx is None or self._onnx.runtime != runtime):
+            from lsr.models.onnx_runtime import OnnxSplade
+
+            self._onnx = OnnxSplade(self.model, self.head, self.pooling, runtime)
+        return self._onnx if runtime != "torch" else None
 
     def _weights(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[rows, vocab] weights of a padded batch (padding on one side, as the tokenizer puts it)."""

@@ -182,6 +182,7 @@ class Distillation:
     def final_evaluation(self, model_dir: Path) -> dict[str, Any]:
         """Index the eval corpus with the trained model, search with Lucene, evaluate (cached)."""
         from lsr.indexing.build import build_impact_index
+        from lsr.indexing.pruning import Pruning
         from lsr.indexing.search import Searcher
         from lsr.indexing.stats import cost_stats
 
@@ -189,20 +190,22 @@ class Distillation:
         done = json.loads((self.out / "train" / "done.json").read_text())
         if path.is_file():
             results = json.loads(path.read_text(encoding="utf-8"))
-            if results.get("trained") == done:
+            if results.get("trained") == done and results.get("doc_top_k") == self.config.data.eval_doc_top_k:
                 return results
         if not self.config.data.full_eval:
             results = {"trained": done, "rerank": self._log_evals(), "model": str(model_dir)}
             write_text_atomic(path, json.dumps(results, indent=2) + "\n")
             return results
         index = self.out / "eval" / "index"
-        build_impact_index(self.corpora["eval"], index, model_dir, overwrite=True,
+        top_k = self.config.data.eval_doc_top_k
+        build_impact_index(self.corpora["eval"], index, model_dir, pruning=Pruning(doc_top_k=top_k), overwrite=True,
                            progress=self.progress)
         searcher = Searcher(index)
         run = searcher.search(self.eval_queries, 1000, progress=self.progress)
         write_trec_run(run, self.out / "eval" / "run.trec", tag="lsr-train")
         costs = cost_stats(searcher, self.eval_queries)
-        results = {"trained": done, "metrics": evaluate(run, self.eval_qrels, DEFAULT_MEASURES).values,
+        results = {"trained": done, "doc_top_k": top_k,
+                   "metrics": evaluate(run, self.eval_qrels, DEFAULT_MEASURES).values,
                    "postings_per_doc": costs.postings_per_doc, "postings_per_query": costs.postings_per_query,
                    "flops": costs.flops, "model": str(model_dir)}
         write_text_atomic(path, json.dumps(results, indent=2) + "\n")
@@ -322,6 +325,7 @@ class Distillation:
         config = self.config.to_dict()
         config["train"] = {k: v for k, v in config["train"].items()
                            if k not in ("epochs", "max_steps", "checkpoint_every", "eval_every")}
+        config["data"].pop("eval_doc_top_k")  # the evaluation index's pruning
         config.pop("out")
         return hashlib.sha256(json.dumps(_canonical_paths(config), sort_keys=True).encode()).hexdigest()[:16]
 

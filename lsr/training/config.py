@@ -57,6 +57,7 @@ class DataSection:
     eval: str | None = None               # BEIR folder for evaluation; default: `train`
     eval_split: str = "test"
     full_eval: bool = True                # index the eval corpus with the trained model and search it
+    eval_doc_top_k: int | None = None     # that index keeps each document's k largest weights (lsr index --doc-top-k)
 
 
 @dataclass
@@ -147,6 +148,8 @@ class TrainConfig:
             raise LsrError("data.pseudo_positive = \"teacher\" needs teachers: not with train.loss infonce")
         if self.train.docs_per_query < 2:
             raise LsrError("train.docs_per_query must be at least 2 (a positive and a negative)")
+        if self.data.eval_doc_top_k is not None and self.data.eval_doc_top_k < 1:
+            raise LsrError(f"data.eval_doc_top_k must be at least 1, not {self.data.eval_doc_top_k}")
 
 
 PATH_KEYS = {("model", "init"), ("model", "idf"), ("data", "train"), ("data", "corpus"), ("data", "eval"),

@@ -1,0 +1,43 @@
+"""`lsr serve`: answer searches of index folders over HTTP (lsr.serve)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.argument("indexes", metavar="INDEX...", nargs=-1, required=True)
+@click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, type=click.IntRange(0, 65535), help="Port to listen on (0: any free one).")
+@click.option("--threads", type=click.IntRange(min=1), show_default="up to 4",
+              help="Search threads: requests searched at once, and the threads a batch request is split over.")
+@click.option("--query-model", show_default="the model each index records",
+              help="Another query encoder for the impact indexes (same vocabulary).")
+def serve(indexes: tuple[str, ...], host: str, port: int, threads: int | None, query_model: str | None) -> None:
+    """Answer searches of the INDEX folders over HTTP until stopped (Ctrl-C or SIGTERM).
+
+    An INDEX is DIR (named after its folder) or NAME=DIR. POST /search takes a JSON object: "text" (one
+    query) or "queries" (a batch of {"id": ..., "text": ...}), "k" (default 10), "index": NAME when
+    several indexes are served, "return_terms": true for each query's terms; it answers each query's
+    hits (document id and score, as `lsr search` writes them) and timings in ms. GET /health gives each
+    index's metadata. Requests are searched on --threads threads at once; the models and the JVM load
+    once, before the port opens.
+    """
+    from lsr.indexing.search import default_threads
+    from lsr.serve import SearchService, bind, create_app, open_indexes, parse_index_specs, run
+
+    folders = parse_index_specs(indexes)
+    sock = bind(host, port)  # a port in use is an error now, not after loading the models
+    threads = threads or default_threads()
+    service = SearchService(open_indexes(folders, query_model=query_model, threads=threads), threads)
+    for name, index in service.indexes.items():
+        info = index.searcher.info
+        log.info("index %s: %s, %d documents (%s)", name, info.kind, info.num_docs, index.path)
+    bound_host, bound_port = sock.getsockname()[:2]
+    log.info("serving on http://%s:%d (POST /search, GET /health)",
+             f"[{bound_host}]" if ":" in bound_host else bound_host, bound_port)
+    run(create_app(service), sock)
