@@ -2,12 +2,14 @@
 
     POST /search   {"text": "...", "k": 10} or {"queries": [{"id": ..., "text": ...}, ...]}, with "index": NAME
                    when several indexes are served and "return_terms": true for each query's terms
-    GET  /health   status and every index's metadata
+    GET  /health   status and every index's metadata and backend
 
-Each index gets one `Searcher`, opened (model loaded, JVM started, Java searcher opened and warmed up)
-before the port listens. Hits are those of `Searcher.search`, the path `lsr search` writes run files
-with: the same documents and scores (Lucene's, as a run file prints them; `score_unit` in /health turns
-an impact score into the model's dot product).
+Each index gets one searcher, opened (model loaded, JVM started, Java searcher opened and warmed up)
+before the port listens: a `Searcher` (Lucene), or with `backend` seismic a `SeismicSearcher` for each
+impact index (BM25 indexes stay on Lucene; /health names each index's backend). Hits are those of its
+`search`, the path `lsr search` writes run files with: the same documents and scores (Lucene's, as a
+run file prints them, or Seismic's, alike; `score_unit` in /health turns an impact score into the
+model's dot product).
 
 Threads: requests are searched on the service's own pool of `threads` threads, which live as long as
 it does: a Python thread that has called Java stays attached to the JVM when it ends (pyjnius detaches
@@ -16,7 +18,8 @@ behind. Searches go to Java concurrently: lsr's Java searcher is thread-safe (ea
 arrays; its helper threads are a shared pool) and pyjnius releases the GIL during the call. Query
 encoding is not: a Hugging Face fast tokenizer changes its own padding and truncation state on every
 call and fails ("Already borrowed") when two threads use it at once, so each encoder encodes under a
-lock while other requests' Java searches go on.
+lock while other requests' Java searches go on. Seismic searches are safe from several threads too
+(pyseismic reads its index only), but hold the GIL: they run one at a time.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,9 +46,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lsr.data import Query
 from lsr.errors import LsrError
+from lsr.indexing.backends import SearchBackend
 from lsr.indexing.index_info import IndexInfo
 from lsr.indexing.search import Searcher
 from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:
+    from lsr.indexing.seismic import SeismicSearcher
 
 T = TypeVar("T")
 
@@ -83,13 +90,15 @@ class SearchRequest(BaseModel):
 
 @dataclass
 class ServedIndex:
-    """An open index and the lock its query encoder is used under (shared by indexes sharing an encoder)."""
+    """An open index, the lock its query encoder is used under (shared by indexes sharing an encoder) and
+    the backend searching it."""
 
     name: str
     path: Path
-    searcher: Searcher
+    searcher: Searcher | SeismicSearcher
     encoding: threading.Lock
     query_model: str | None = None
+    backend: SearchBackend = SearchBackend()
 
 
 def parse_index_specs(specs: Sequence[str]) -> dict[str, Path]:
@@ -107,12 +116,11 @@ def parse_index_specs(specs: Sequence[str]) -> dict[str, Path]:
     return named
 
 
-def open_indexes(folders: dict[str, Path], *, query_model: str | None = None,
-                 threads: int | None = None) -> list[ServedIndex]:
-    """A warmed-up `Searcher` per index; impact indexes encode queries with `query_model` (loaded once)
-    when given, else with the model each records."""
-    for folder in folders.values():
-        IndexInfo.read(folder)  # every folder checked before any model loads
+def open_indexes(folders: dict[str, Path], *, query_model: str | None = None, threads: int | None = None,
+                 backend: SearchBackend = SearchBackend()) -> list[ServedIndex]:
+    """A warmed-up searcher per index; impact indexes encode queries with `query_model` (loaded once)
+    when given, else with the model each records, and are searched on `backend` (BM25 ones on Lucene)."""
+    kinds = {name: IndexInfo.read(folder).kind for name, folder in folders.items()}  # all checked before loading
     encoder = None
     if query_model:
         from lsr.models import load_encoder
@@ -121,12 +129,13 @@ def open_indexes(folders: dict[str, Path], *, query_model: str | None = None,
     locks: dict[int, threading.Lock] = {}
     served = []
     for name, folder in folders.items():
-        searcher = Searcher(folder, encoder, threads=threads)
+        chosen = backend if kinds[name] == "impact" else SearchBackend()
+        searcher = chosen.open(folder, encoder, threads=threads)
         # Opens lsr's Java searcher now: Searcher opens it on first use, which is not safe from two threads.
         searcher.search([Query("warm-up", WARM_UP)], k=1)
         lock = locks.setdefault(id(searcher.encoder), threading.Lock())
         served.append(ServedIndex(name, folder, searcher, lock,
-                                  query_model if searcher.encoder is not None else None))
+                                  query_model if searcher.encoder is not None else None, chosen))
     return served
 
 
@@ -170,9 +179,10 @@ class SearchService:
         return {**answer, "timing_ms": timing}
 
     def health(self) -> dict[str, Any]:
-        """Status, and per index its folder, metadata (`IndexInfo`), score unit and any query model."""
+        """Status, and per index its folder, metadata (`IndexInfo`), score unit, backend and any query model."""
         return {"status": "ok", "indexes": {
             name: {"path": str(index.path), **asdict(index.searcher.info), "score_unit": index.searcher.score_unit,
+                   "backend": index.backend.describe(),
                    **({"query_model": index.query_model} if index.query_model else {})}
             for name, index in self.indexes.items()}}
 

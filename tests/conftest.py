@@ -1,10 +1,20 @@
-"""Shared fixtures: paths into ../shared and small corpora cut from SciFact."""
+"""Shared fixtures: paths into ../shared and small corpora cut from SciFact; `lsr serve` run and asked
+over HTTP."""
 
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +22,7 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SCIFACT = SHARED / "data" / "beir" / "scifact"
 SPLADE_TINY = SHARED / "models" / "splade-tiny"
+START_TIMEOUT = 300  # seconds for a server to load the model, start the JVM and listen (busy machines)
 
 
 def _require(path: Path) -> Path:
@@ -105,6 +116,24 @@ def error_of(call) -> str:
     return str(caught.value)
 
 
+def run_cli(*args: object):
+    """`lsr ARGS` through click's test runner (each argument as a string)."""
+    from click.testing import CliRunner
+
+    from lsr.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """The command ended with status 2 and printed one line, `lsr: error: ...` holding every fragment."""
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lsr: error:"), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 def model_logits(encoder, **inputs):
     """The encoder's model's own logits, bypassing `defer_head` (an independent reference for pooling tests)."""
     head = encoder.model.get_output_embeddings()
@@ -121,3 +150,90 @@ def cut_beir(source: Path, folder: Path, num_docs: int, num_queries: int) -> Pat
     docs = [json.loads(line) for line in open(source / "corpus.jsonl")][:num_docs]
     queries = [json.loads(line) for line in open(source / "queries.jsonl")][:num_queries]
     return write_beir(folder, docs, queries, [(q["_id"], docs[i]["_id"], 1) for i, q in enumerate(queries)])
+
+
+@contextmanager
+def serving(args: list[str], log_file: Path) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`lsr serve ARGS` in a subprocess logging to `log_file`: (port, process) once /health answers;
+    SIGTERM (then, if need be, SIGKILL) when the block ends and it still runs."""
+    command = [sys.executable, "-c", "from lsr.cli.main import cli; cli(prog_name='lsr')", "serve", *args]
+    with open(log_file, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield wait_until_ready(process, log_file), process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_until_ready(process: subprocess.Popen, log_file: Path) -> int:
+    """The port the server announces, once /health answers there."""
+    deadline, port = time.monotonic() + START_TIMEOUT, None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"lsr serve ended: {log_file.read_text()}"
+        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", log_file.read_text())
+        port = port or (found and int(found[1]))
+        if port:
+            try:
+                if call(port, "GET", "/health")[0] == 200:
+                    return port
+            except OSError:  # bound, not yet listening
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"lsr serve not ready after {START_TIMEOUT} s: {log_file.read_text()}")
+
+
+def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict]:
+    """One HTTP request on a new connection: (status, decoded JSON answer). `body`: bytes as they are,
+    anything else as JSON."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Type") == "application/json"
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def search(port: int, body: dict) -> dict:
+    status, answer = call(port, "POST", "/search", body)
+    assert status == 200, answer
+    return answer
+
+
+def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
+    return [{"id": doc, "score": score} for doc, score in run_hits]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Ray cluster of a head and a worker node (separate raylets) on this machine, shut down at the end."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    # Worker processes import test modules (e.g. `test_distributed` for `CrashOnce`, as pytest names it) from
+    # tests/, and `tests.conftest` from the repository root.
+    here = Path(__file__).resolve().parent
+    old_path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(here), str(here.parent), old_path) if p)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    started = None
+    try:
+        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        started.add_node(num_cpus=1)
+        ray.init(address=started.address, log_to_driver=False)
+        yield started
+    finally:
+        ray.shutdown()
+        if started is not None:
+            started.shutdown()
+        if old_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old_path

@@ -8,19 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
-from tests.conftest import make_tiny_mlm, write_beir
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments: str):
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lsr: error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.conftest import assert_one_line_error, make_tiny_mlm, run_cli, write_beir
 
 
 @pytest.fixture(scope="module")

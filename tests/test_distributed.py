@@ -171,33 +171,6 @@ class CrashOnce:
         return encoder
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A Ray cluster of a head and a worker node (separate raylets) on this machine, shut down at the end."""
-    ray = pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
-    # Worker processes import this module (for `CrashOnce`) from the repository root.
-    root = str(Path(__file__).resolve().parents[1])
-    old_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, old_path) if p)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    started = None
-    try:
-        started = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-        started.add_node(num_cpus=1)
-        ray.init(address=started.address, log_to_driver=False)
-        yield started
-    finally:
-        ray.shutdown()
-        if started is not None:
-            started.shutdown()
-        if old_path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old_path
-
-
 def same_vectors(folder: Path, reference: Path) -> None:
     assert [p.name for p in shard_paths(folder)] == [p.name for p in shard_paths(reference)]
     assert (folder / MANIFEST).read_bytes() == (reference / MANIFEST).read_bytes()

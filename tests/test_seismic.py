@@ -1,11 +1,17 @@
 """Seismic backend: exact top-10 with exhaustive parameters against a brute-force dot product of the
 same pruned, quantized vectors (numpy/scipy, independent of Seismic and Lucene); high recall with the
-defaults; an atomic build that refuses or overwrites; one-line errors for bad input."""
+defaults; an atomic build that refuses or overwrites; one-line errors for bad input. On the command line:
+`lsr seismic` and `lsr index --seismic` build it, `lsr search --backend seismic` finds Lucene's hits with
+exhaustive parameters, `lsr serve --backend seismic` answers with them over HTTP (BM25 indexes on Lucene)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,20 +21,23 @@ pytest.importorskip("seismic")
 
 from lsr.data import Query  # noqa: E402
 from lsr.indexing import seismic as lsr_seismic  # noqa: E402
-from lsr.indexing.build import build_impact_index  # noqa: E402
+from lsr.indexing.build import build_bm25_index, build_impact_index  # noqa: E402
 from lsr.indexing.encode_corpus import shard_paths  # noqa: E402
 from lsr.indexing.index_info import VECTORS_DIR, IndexInfo  # noqa: E402
 from lsr.indexing.pruning import Pruning  # noqa: E402
 from lsr.indexing.seismic import (SEISMIC_DIR, SeismicInfo, SeismicParams, SeismicSearcher,  # noqa: E402
                                   build_seismic_index)
 from lsr.models import load_encoder  # noqa: E402
+from lsr.runs import Run, read_trec_run  # noqa: E402
 from lsr.sparse import SparseVectors  # noqa: E402
-from tests.conftest import error_of  # noqa: E402
+from tests.conftest import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving  # noqa: E402
 
 NUM_DOCS = 150
 # Every posting kept, summaries keeping all weight; searched with every query term and a heap factor so
 # low that no block is skipped.
 EXHAUSTIVE = SeismicParams(n_postings=100_000, summary_energy=1.0)
+EXHAUSTIVE_BUILD = ["--n-postings", "100000", "--summary-energy", "1"]
+EXHAUSTIVE_SEARCH = ["--backend", "seismic", "--query-cut", "1000", "--heap-factor", "1e-6"]
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +46,21 @@ def encoder(splade_tiny):
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory, mini_scifact, splade_tiny, encoder) -> Path:
-    """An impact index of NUM_DOCS SciFact documents (and a blank one), documents pruned to 40 terms."""
+def corpus(tmp_path_factory, mini_scifact) -> Path:
+    """NUM_DOCS SciFact documents and a blank one, as a .jsonl file."""
     docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
     docs.append({"_id": "blank", "title": "", "text": " "})
-    corpus = tmp_path_factory.mktemp("seismic-corpus")
-    (corpus / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    path = tmp_path_factory.mktemp("seismic-corpus") / "corpus.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return path
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, corpus, splade_tiny, encoder) -> Path:
+    """An impact index of `corpus`, documents pruned to 40 terms."""
     out = tmp_path_factory.mktemp("seismic-index") / "idx"
-    build_impact_index(str(corpus / "corpus.jsonl"), out, splade_tiny, encoder=encoder,
-                       pruning=Pruning(doc_top_k=40), progress=False, shard_size=64)
+    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, pruning=Pruning(doc_top_k=40), progress=False,
+                       shard_size=64)
     return out
 
 
@@ -82,7 +97,7 @@ def test_exhaustive_search_is_exact(index, encoder, queries):
     unit = searcher.score_unit
     checked = 0
     for i, (query_id, hits) in enumerate(top(scores, doc_ids, vectors.ids, 10).items()):
-        found = [(doc, score * unit) for doc, score in run[query_id]]
+        found = run[query_id]  # scored as Searcher.search scores: the integer dot product
         # The same scores in the same order (float16 values and float32 sums are exact on these integers);
         # the documents too, but for the order among tied scores: each document's own score must match.
         assert [round(s) for _, s in found] == [s for _, s in hits], query_id
@@ -90,7 +105,7 @@ def test_exhaustive_search_is_exact(index, encoder, queries):
         assert all(own[doc] == round(s) for doc, s in found), query_id
         checked += len(hits)
     assert checked > 300
-    assert searcher.search_one(queries[0].text, k=3) == run[queries[0].id][:3]
+    assert searcher.search_one(queries[0].text, k=3) == [(doc, score / unit) for doc, score in run[queries[0].id][:3]]
     assert searcher.search_vectors(vectors, k=10) == run
     # A larger batch, shuffled: each query keeps its own hits (Seismic answers a batch in its own order).
     order = np.random.default_rng(0).permutation(np.arange(len(vectors)).repeat(8))
@@ -119,7 +134,7 @@ def test_build_refuses_overwrites_and_is_atomic(index, monkeypatch):
     assert "already there" in error_of(lambda: build_seismic_index(index))
     assert SeismicInfo.read(index) == before
 
-    real = lsr_seismic._import_seismic()
+    real = lsr_seismic.import_seismic()
 
     class FailingIndex:
         @staticmethod
@@ -129,7 +144,7 @@ def test_build_refuses_overwrites_and_is_atomic(index, monkeypatch):
     class FailingSeismic:
         SeismicDataset, get_seismic_string, SeismicIndex = real.SeismicDataset, real.get_seismic_string, FailingIndex
 
-    monkeypatch.setattr(lsr_seismic, "_import_seismic", lambda: FailingSeismic)
+    monkeypatch.setattr(lsr_seismic, "import_seismic", lambda: FailingSeismic)
     with pytest.raises(RuntimeError):
         build_seismic_index(index, overwrite=True)
     assert SeismicInfo.read(index) == before  # the old index untouched, no temporary folder left
@@ -139,14 +154,21 @@ def test_build_refuses_overwrites_and_is_atomic(index, monkeypatch):
     assert SeismicInfo.read(index).params["doc_cut"] == 12
 
 
-def test_bad_input_is_one_line(index, encoder, tmp_path):
+def bad_indexes(index: Path, folder: Path, *left_out: str) -> tuple[Path, Path]:
+    """In `folder`, a BM25 index's metadata alone and a copy of `index` without the folders `left_out`;
+    `index` gets a Seismic index first when it has none."""
     if not (index / SEISMIC_DIR).exists():
         build_seismic_index(index)
-    bm25 = tmp_path / "bm25"
+    bm25 = folder / "bm25"
     bm25.mkdir()
     IndexInfo(kind="bm25", num_docs=1, num_empty=0, corpus="c").save(bm25)
-    no_vectors = tmp_path / "no-vectors"
-    shutil.copytree(index, no_vectors, ignore=shutil.ignore_patterns(VECTORS_DIR, SEISMIC_DIR))
+    copy = folder / "copy"
+    shutil.copytree(index, copy, ignore=shutil.ignore_patterns(*left_out))
+    return bm25, copy
+
+
+def test_bad_input_is_one_line(index, encoder, tmp_path):
+    bm25, no_vectors = bad_indexes(index, tmp_path, VECTORS_DIR, SEISMIC_DIR)
     messages = [
         error_of(lambda: build_seismic_index(bm25)),
         error_of(lambda: SeismicSearcher(bm25)),
@@ -161,3 +183,102 @@ def test_bad_input_is_one_line(index, encoder, tmp_path):
     assert "bm25 index" in messages[0] and "no document vectors" in messages[2] and "no Seismic index" in messages[3]
     quantized = SparseVectors.from_dicts([{"x": 1}], ["q"], ["x"] * 1, scale=10.0)
     assert "scale 10.0" in error_of(lambda: SeismicSearcher(index, encoder).search_vectors(quantized))
+
+
+def assert_ok(result) -> None:
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+
+def assert_same_top_hits(found: Run, expected: Run) -> int:
+    """Each query's scores equal rank for rank, and its documents too but for the order among tied scores
+    (and which of those tied at the cut are kept); returns how many hits were compared."""
+    assert set(found) == set(expected)
+    for query_id, hits in expected.items():
+        last = hits[-1][1]
+        assert [score for _, score in found[query_id]] == [score for _, score in hits], query_id
+        assert {doc for doc, score in found[query_id] if score > last} == {doc for doc, score in hits if score > last}
+    return sum(map(len, expected.values()))
+
+
+def printed_hits(output: str) -> Run:
+    """`lsr search -t`'s lines (rank, doc id, score) as a run of one query."""
+    return {"q": [(doc, float(score)) for _, doc, score in (line.split() for line in output.splitlines())]}
+
+
+def test_cli_builds_and_searches_as_lucene(index, queries, tmp_path):
+    built = run_cli("seismic", index, *EXHAUSTIVE_BUILD, "--threads", "1", "--overwrite")
+    assert_ok(built)
+    assert f"built the Seismic index {index / SEISMIC_DIR}: {NUM_DOCS} documents" in built.output
+    assert SeismicInfo.read(index).params == asdict(EXHAUSTIVE)
+    topics = tmp_path / "queries.jsonl"
+    topics.write_text("".join(json.dumps({"_id": q.id, "text": q.text}) + "\n" for q in queries))
+    assert_ok(run_cli("search", index, topics, "-o", tmp_path / "lucene.trec", "-k", "10"))
+    assert_ok(run_cli("search", index, topics, "-o", tmp_path / "seismic.trec", "-k", "10", *EXHAUSTIVE_SEARCH))
+    lucene, seismic = read_trec_run(tmp_path / "lucene.trec"), read_trec_run(tmp_path / "seismic.trec")
+    assert assert_same_top_hits(seismic, lucene) > 300
+    one = [run_cli("search", index, "-t", queries[0].text, "-k", "5", *backend) for backend in ([], EXHAUSTIVE_SEARCH)]
+    assert_same_top_hits(printed_hits(one[1].stdout), printed_hits(one[0].stdout))
+
+
+def test_cli_index_builds_seismic_too(corpus, splade_tiny, tmp_path):
+    out = tmp_path / "idx"
+    result = run_cli("index", corpus, "-o", out, "-m", splade_tiny, "--doc-max-length", "64", "--seismic",
+                     "--threads", "1")
+    assert_ok(result)
+    assert f"built the Seismic index {out / SEISMIC_DIR}: {NUM_DOCS} documents" in result.output
+    assert SeismicInfo.read(out).params == asdict(SeismicParams())
+    hits = run_cli("search", out, "-t", "cancer", "--backend", "seismic")
+    assert_ok(hits)
+    assert len(printed_hits(hits.stdout)["q"]) == 10
+
+
+def test_cli_errors_are_one_line(index, corpus, splade_tiny, tmp_path, monkeypatch):
+    bm25, plain = bad_indexes(index, tmp_path, SEISMIC_DIR)
+    one = ["search", index, "-t", "cells"]
+    for args, fragment in [
+        (["index", corpus, "-o", tmp_path / "x", "--bm25", "--seismic"], "not with --bm25"),
+        ([*one, "--query-cut", "5"], "--query-cut and --heap-factor go with --backend seismic"),
+        ([*one, "--backend", "lucene", "--heap-factor", "0.5"], "go with --backend seismic"),
+        ([*one, "--backend", "seismic", "--explain"], "--explain"),
+        ([*one, "--backend", "seismic", "--query-cut", "0"], "query_cut must be at least 1"),
+        (["search", bm25, "-t", "cells", "--backend", "seismic"], "bm25 index"),
+        (["search", plain, "-t", "cells", "--backend", "seismic"], f"no Seismic index (build it with `lsr seismic {plain}`)"),
+        (["serve", index, "--port", "0", "--query-cut", "5"], "go with --backend seismic"),
+        (["seismic", index], "already there (pass --overwrite"),
+        (["seismic", bm25], "bm25 index"),
+        (["seismic", plain, "--summary-energy", "0"], "summary_energy must lie in (0, 1]"),
+    ]:
+        assert_one_line_error(run_cli(*args), fragment)
+    assert not (tmp_path / "x").exists() and not (plain / SEISMIC_DIR).exists()
+    monkeypatch.setitem(sys.modules, "seismic", None)  # pyseismic not installed
+    for args in (["seismic", plain], [*one, "--backend", "seismic"],
+                 ["index", corpus, "-o", tmp_path / "y", "-m", splade_tiny, "--seismic"]):
+        assert_one_line_error(run_cli(*args), "Seismic is not installed: pip install 'lsr[seismic]'")
+    assert not (tmp_path / "y").exists()  # refused before encoding anything
+
+
+def test_serve_searches_impact_indexes_on_seismic(index, corpus, encoder, queries, tmp_path):
+    build_seismic_index(index, EXHAUSTIVE, overwrite=True)
+    build_bm25_index(str(corpus), tmp_path / "bm25")
+    texts = [q for q in queries if q.text.strip()]
+    searcher = SeismicSearcher(index, encoder, query_cut=1000, heap_factor=1e-6)
+    expected = searcher.search(texts, 10)
+    searcher.close()
+    args = [f"impact={index}", f"bm25={tmp_path / 'bm25'}", *EXHAUSTIVE_SEARCH, "--port", "0", "--threads", "2"]
+    with serving(args, tmp_path / "server.log") as (port, _):
+        health = call(port, "GET", "/health")[1]["indexes"]
+        assert health["impact"]["backend"] == {"name": "seismic", "query_cut": 1000, "heap_factor": 1e-6}
+        assert health["bm25"]["backend"] == {"name": "lucene"}
+        batch = search(port, {"index": "impact", "queries": [{"id": q.id, "text": q.text} for q in texts]})
+        assert {result["id"]: result["hits"] for result in batch["results"]} == {
+            query_id: as_hits(hits) for query_id, hits in expected.items()}
+        start = threading.Barrier(8)
+
+        def client(number: int) -> bool:  # concurrent searches of the Seismic index, each its own answer
+            start.wait()
+            query = texts[number * 3 % len(texts)]
+            return search(port, {"index": "impact", "text": query.text})["hits"] == as_hits(expected[query.id])
+
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(client, range(8)))
+        assert search(port, {"index": "bm25", "text": "cancer cells"})["hits"]

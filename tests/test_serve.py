@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +26,8 @@ from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.search import Searcher
 from lsr.models import load_encoder
 from lsr.serve import SearchService, open_indexes, parse_index_specs
-from tests.conftest import cut_beir, error_of
+from tests.conftest import as_hits, call, cut_beir, error_of, search, serving
 
-START_TIMEOUT = 300  # seconds for the server to load the model, start the JVM and listen (busy machines)
 EXTRA = [Query("stopwords", "the of and"), Query("emoji", "\N{GRINNING FACE} giraffe cancer"),
          Query("repeats", "cancer cancer cells")]
 
@@ -63,61 +59,9 @@ def searchers(tmp_path_factory, beir, splade_tiny) -> dict[str, Searcher]:
 def server(tmp_path_factory, searchers):
     """`lsr serve bm25=DIR impact=DIR --port 0` running; yields (port, process, log file)."""
     log_file = tmp_path_factory.mktemp("serve-log") / "server.log"
-    command = [sys.executable, "-c", "from lsr.cli.main import cli; cli(prog_name='lsr')", "serve",
-               *(f"{name}={searcher.index_dir}" for name, searcher in searchers.items()),
-               "--port", "0", "--threads", "2"]
-    with open(log_file, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield wait_until_ready(process, log_file), process, log_file
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def wait_until_ready(process: subprocess.Popen, log_file: Path) -> int:
-    """The port the server announces, once /health answers there."""
-    deadline, port = time.monotonic() + START_TIMEOUT, None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"lsr serve ended: {log_file.read_text()}"
-        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", log_file.read_text())
-        port = port or (found and int(found[1]))
-        if port:
-            try:
-                if call(port, "GET", "/health")[0] == 200:
-                    return port
-            except OSError:  # bound, not yet listening
-                pass
-        time.sleep(0.2)
-    raise AssertionError(f"lsr serve not ready after {START_TIMEOUT} s: {log_file.read_text()}")
-
-
-def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict]:
-    """One HTTP request on a new connection: (status, decoded JSON answer). `body`: bytes as they are,
-    anything else as JSON."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        assert response.getheader("Content-Type") == "application/json"
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
-
-
-def search(port: int, body: dict) -> dict:
-    status, answer = call(port, "POST", "/search", body)
-    assert status == 200, answer
-    return answer
-
-
-def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
-    return [{"id": doc, "score": score} for doc, score in run_hits]
+    args = [*(f"{name}={searcher.index_dir}" for name, searcher in searchers.items()), "--port", "0", "--threads", "2"]
+    with serving(args, log_file) as (port, process):
+        yield port, process, log_file
 
 
 @pytest.mark.parametrize("name", ["bm25", "impact"])

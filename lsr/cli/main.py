@@ -12,7 +12,9 @@ import click
 
 from lsr import __version__
 from lsr.cli.progress import show_progress
+from lsr.cli.seismic import backend_options, build_seismic, search_backend
 from lsr.errors import LsrError
+from lsr.indexing.backends import SearchBackend
 
 
 GLOBAL_FLAGS = ("-q", "--quiet")
@@ -126,12 +128,14 @@ def output_options(what: str, **path: bool):
               help="Keep query weights above this (recorded for search).")
 @click.option("--k1", default=0.9, help="BM25 k1.")
 @click.option("--b", "b", default=0.4, help="BM25 b.")
-@click.option("--threads", default=2, help="Lucene indexing threads.")
+@click.option("--seismic", is_flag=True,
+              help="Also build the Seismic index (default parameters; see `lsr seismic`) for --backend seismic.")
+@click.option("--threads", default=2, help="Lucene (and Seismic) indexing threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
 def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, bm25: bool, scale: float,
           batch_size: int | None, doc_max_length: int | None, long_docs: str | None, shard_size: int,
           doc_top_k: int | None, doc_threshold: float | None, query_top_k: int | None,
-          query_threshold: float | None, k1: float, b: float, threads: int, overwrite: bool) -> None:
+          query_threshold: float | None, k1: float, b: float, seismic: bool, threads: int, overwrite: bool) -> None:
     """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT (-o)."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
     from lsr.indexing.pruning import Pruning
@@ -139,6 +143,12 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
     out = output_path(out_arg, out, "index folder")
     if bm25 == bool(model):
         raise LsrError("give exactly one of --model MODEL or --bm25")
+    if seismic:
+        if bm25:
+            raise LsrError("--seismic builds from an impact index's vectors: not with --bm25")
+        from lsr.indexing.seismic import import_seismic
+
+        import_seismic()  # missing now, not after the Lucene index is built
     if bm25:
         report = build_bm25_index(corpus, out, k1=k1, b=b, threads=threads, overwrite=overwrite)
     else:
@@ -153,6 +163,8 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
     click.echo(f"indexed {info.num_docs} documents into {out} ({info.kind})")
     if info.avg_postings_per_doc is not None:
         click.echo(f"average postings per document: {info.avg_postings_per_doc:.1f}")
+    if seismic:
+        build_seismic(out, threads=threads)
 
 
 @cli.command()
@@ -168,24 +180,31 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
               help="Another query encoder (same vocabulary).")
 @click.option("-m", "--model", "old_model", hidden=True)
 @click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Query encoding batch size.")
-@click.option("--threads", type=int, show_default="up to 4", help="Lucene search threads.")
+@click.option("--threads", type=int, show_default="up to 4", help="Search threads.")
+@backend_options
 @click.option("--tag", default="lsr", help="Run tag in the TREC file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run file at OUT.")
 def search(index_dir: str, queries: str | None, out_arg: str | None, out: str | None, text: str | None,
            explain: bool, split: str, k: int | None, query_model: str | None, old_model: str | None,
-           batch_size: int | None, threads: int | None, tag: str, overwrite: bool) -> None:
+           batch_size: int | None, threads: int | None, backend: str, query_cut: int | None,
+           heap_factor: float | None, tag: str, overwrite: bool) -> None:
     """Search INDEX with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT (-o).
 
     With --text, search one query and print its hits (--explain: which terms matched, and how much
-    each contributed).
+    each contributed). --backend seismic searches an impact index's Seismic index (`lsr seismic`):
+    faster, approximate, scores as Lucene's.
     """
     from lsr.data import read_queries
     from lsr.runs import write_trec_run
 
+    engine = search_backend(backend, query_cut, heap_factor)
     if text is not None:
         if queries or out_arg or out:
             raise LsrError("--text searches one query and prints its hits: give no QUERIES or -o")
-        _print_hits(_searcher(index_dir, query_model or old_model, batch_size, threads), text, k or 10, explain)
+        if explain and engine.name != "lucene":
+            raise LsrError("--explain reads Lucene's index: not with --backend seismic")
+        _print_hits(_searcher(index_dir, query_model or old_model, batch_size, threads, engine), text, k or 10,
+                    explain)
         return
     if explain:
         raise LsrError("--explain goes with --text")
@@ -195,21 +214,20 @@ def search(index_dir: str, queries: str | None, out_arg: str | None, out: str | 
     if Path(out).exists() and not overwrite:
         raise LsrError(f"{out} exists: pass --overwrite to replace it")
     topics = read_queries(queries, _split_for(queries, split))
-    searcher = _searcher(index_dir, query_model or old_model, batch_size, threads)
+    searcher = _searcher(index_dir, query_model or old_model, batch_size, threads, engine)
     run = searcher.search(topics, k or 1000, progress=show_progress())
     write_trec_run(run, out, tag=tag)
     click.echo(f"searched {len(topics)} queries, wrote {out}")
 
 
-def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads: int | None):
-    from lsr.indexing.search import Searcher
-
+def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads: int | None,
+              backend: SearchBackend):
     encoder = None
     if model:
         from lsr.models import load_encoder
 
         encoder = load_encoder(model, batch_size=batch_size)
-    searcher = Searcher(index_dir, encoder, threads=threads)
+    searcher = backend.open(index_dir, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
         searcher.encoder.config.batch_size = batch_size
     return searcher
@@ -268,3 +286,5 @@ from lsr.cli.export import export  # noqa: E402
 cli.add_command(export)
 from lsr.cli.serve import serve  # noqa: E402
 cli.add_command(serve)
+from lsr.cli.seismic import seismic  # noqa: E402
+cli.add_command(seismic)

@@ -22,6 +22,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,23 +108,16 @@ def _encode_on_ray(corpus: str, folder: Path, load: Callable[[], Encoder], todo:
     """(shard index, documents, terms) of each shard of `todo` as its file is written."""
     if not todo:
         return
-    ray = import_ray()
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
+    ray = ray_session(address)
     ray.data.DataContext.get_current().enable_progress_bars = False  # the driver's bar counts documents
     dataset = ray.data.from_items([asdict(shard) for shard in todo], override_num_blocks=len(todo))
     results = dataset.map_batches(ShardEncoder, batch_size=1, batch_format="pyarrow",
                                   compute=ray.data.ActorPoolStrategy(size=workers),
                                   fn_constructor_kwargs={"corpus": corpus, "folder": str(folder), "load": load},
                                   num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_task_retries=TASK_RETRIES)
-    try:
+    with worker_errors():
         for row in results.iter_rows():
             yield int(row["index"]), int(row["docs"]), int(row["terms"])
-    except Exception as error:
-        cause = _lsr_error(error)
-        if cause is None:
-            raise
-        raise cause from None
 
 
 def import_ray() -> Any:
@@ -134,6 +128,27 @@ def import_ray() -> Any:
     except ImportError:
         raise LsrError("running on Ray needs the ray extra: pip install 'lsr[ray]'") from None
     return ray
+
+
+def ray_session(address: str | None) -> Any:
+    """The `ray` module, joined to the cluster at `address` unless Ray is already initialised (None:
+    `ray.init`'s default, a local Ray or `RAY_ADDRESS`); LsrError without the ray extra."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)
+    return ray
+
+
+@contextmanager
+def worker_errors() -> Iterator[None]:
+    """An LsrError raised in a Ray worker, raised again here as itself (not wrapped in Ray's errors)."""
+    try:
+        yield
+    except Exception as error:
+        cause = _lsr_error(error)
+        if cause is None:
+            raise
+        raise cause from None
 
 
 def _lsr_error(error: BaseException) -> LsrError | None:

@@ -17,7 +17,7 @@ from lsr.data.sources import count_documents
 from lsr.errors import LsrError
 from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE, encode_corpus, shard_paths
 from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
-from lsr.indexing.lucene import write_bm25_index, write_impact_index
+from lsr.indexing.lucene import ImpactStats, write_bm25_index, write_impact_index
 from lsr.indexing.pruning import Pruning
 from lsr.models import Encoder, load_encoder
 
@@ -62,16 +62,24 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
     impact = write_impact_index(shard_paths(out / VECTORS_DIR), encoder.vocab, scale, out / LUCENE_DIR,
                                 pruning=pruning, threads=threads)
     lucene_seconds = time.perf_counter() - start
-    info = IndexInfo(kind="impact", num_docs=impact.num_docs, num_empty=impact.num_empty, corpus=str(corpus),
-                     model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.settings,
-                     vocab_fingerprint=encoder.fingerprint, scale=scale,
-                     avg_postings_per_doc=round(impact.avg_postings_per_doc, 2), pruning=pruning.to_dict())
+    info = impact_index_info(impact, corpus=str(corpus), model_name=model_name, encoder=encoder, scale=scale,
+                             pruning=pruning)
     report = BuildReport(info, stats.seconds, stats.encoded_now, lucene_seconds)
     info.speed = {"encode_docs_per_s": report.encode_docs_per_second,
                   "index_docs_per_s": report.lucene_docs_per_second}
     _warn_empty(info)
     info.save(out)
     return report
+
+
+def impact_index_info(impact: ImpactStats, *, corpus: str, model_name: str, encoder: Encoder, scale: float,
+                      pruning: Pruning) -> IndexInfo:
+    """The metadata of an impact index of `impact`'s vectors, encoded by `encoder` (its model named
+    `model_name` as seen from the index folder), quantized with `scale` and pruned by `pruning`."""
+    return IndexInfo(kind="impact", num_docs=impact.num_docs, num_empty=impact.num_empty, corpus=corpus,
+                     model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.settings,
+                     vocab_fingerprint=encoder.fingerprint, scale=scale,
+                     avg_postings_per_doc=round(impact.avg_postings_per_doc, 2), pruning=pruning.to_dict())
 
 
 def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float = 0.4, threads: int = 2,
@@ -92,8 +100,8 @@ def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float 
     return report
 
 
-def _check_not_built(out: Path, overwrite: bool) -> None:
-    if (out / INFO_FILE).exists() and not overwrite:
+def _check_not_built(out: Path, overwrite: bool, info_file: str = INFO_FILE) -> None:
+    if (out / info_file).exists() and not overwrite:
         raise LsrError(f"{out}: an index is already there (pass --overwrite to rebuild it)")
 
 

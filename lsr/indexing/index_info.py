@@ -60,10 +60,14 @@ class IndexInfo:
                                f"an interrupted `lsr index` resumes when run again)")
             raise LsrError(f"index not found: {folder}")
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict):
-                raise TypeError(f"a JSON {type(raw).__name__}, not an object")
-            known = {f.name for f in fields(cls)}
-            return cls(**{k: v for k, v in raw.items() if k in known})
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
             raise LsrError(f"{path}: unreadable index metadata ({e})") from e
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> IndexInfo:
+        """The metadata in a JSON object (keys it does not know are ignored); TypeError for another value."""
+        if not isinstance(raw, dict):
+            raise TypeError(f"a JSON {type(raw).__name__}, not an object")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})

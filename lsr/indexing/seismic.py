@@ -9,8 +9,9 @@ quantizing each document as the Lucene build did (the index's recorded document 
 both backends hold the same integer impacts. Seismic keeps document values as float16, which holds
 integers up to 2048 exactly (a weight of 20.48 at scale 100), and sums products in float32, exact below
 2**24: Seismic then scores the very integer dot product Lucene does, and with exhaustive parameters
-returns Lucene's ranking. Both searchers here return that score divided by scale², the model's dot
-product as `Searcher.search_one` gives it.
+returns Lucene's ranking. `SeismicSearcher` scores as `Searcher` does, so the backends can stand in for
+each other: `search` returns that integer score (what run files hold), `search_one` divides it by
+scale² (the model's dot product).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
+from lsr.indexing.backends import DEFAULT_HEAP_FACTOR, DEFAULT_QUERY_CUT, SeismicParams
 from lsr.indexing.encode_corpus import shard_paths
 from lsr.indexing.index_info import VECTORS_DIR, IndexInfo
 from lsr.indexing.pruning import Pruning
@@ -49,34 +51,6 @@ SEISMIC_INFO = "seismic.json"
 _INDEX_STEM = "index"  # Seismic's save() appends ".index.seismic"
 INDEX_FILE = _INDEX_STEM + ".index.seismic"
 FLOAT16_EXACT = 2048  # float16 (Seismic's document values) holds every integer up to this one exactly
-DEFAULT_QUERY_CUT = 20
-DEFAULT_HEAP_FACTOR = 0.9
-
-
-@dataclass(frozen=True)
-class SeismicParams:
-    """Seismic's build parameters (its names and defaults; see `help(seismic.SeismicIndex.build_from_dataset)`).
-
-    `n_postings`: postings kept per term on average (a global threshold over all lists; lists above
-    `n_postings * max_fraction` are cut); `centroid_fraction`: blocks per list as a fraction of its
-    length; `min_cluster_size`: smallest block; `summary_energy`: share of a block's weight mass its
-    summary keeps; `doc_cut`: terms per document used to cluster.
-    """
-
-    n_postings: int = 3500
-    centroid_fraction: float = 0.1
-    min_cluster_size: int = 2
-    summary_energy: float = 0.4
-    max_fraction: float = 1.5
-    doc_cut: int = 15
-
-    def check(self) -> None:
-        """LsrError naming the first parameter out of range."""
-        if self.n_postings < 1 or self.min_cluster_size < 1 or self.doc_cut < 1:
-            raise LsrError(f"Seismic n_postings, min_cluster_size and doc_cut must be at least 1, got {self}")
-        if not (0 < self.centroid_fraction <= 1 and 0 < self.summary_energy <= 1 and self.max_fraction > 0):
-            raise LsrError(f"Seismic centroid_fraction and summary_energy must lie in (0, 1] and max_fraction "
-                           f"be positive, got {self}")
 
 
 @dataclass
@@ -115,7 +89,7 @@ def build_seismic_index(index_dir: str | Path, params: SeismicParams = SeismicPa
 
     An existing Seismic index is refused unless `overwrite`. Returns what `seismic.json` records.
     """
-    seismic = _import_seismic()
+    seismic = import_seismic()
     index_dir = Path(index_dir)
     info = _impact_info(index_dir)
     params.check()
@@ -159,6 +133,9 @@ class SeismicSearcher:
     """Searches an impact index's Seismic index; queries are encoded, pruned and quantized exactly as
     `Searcher.encode_queries` does (with `encoder`, or the model the index records).
 
+    Thread-safe: pyseismic searches its index read-only, holding the GIL for the call (concurrent
+    searches run one after the other).
+
     `query_cut`: how many of the query's highest-weighted terms are searched; `heap_factor`: a block of
     a posting list is skipped when its summary's score is below `heap_factor` times the current k-th best
     score (lower: fewer blocks skipped, slower and closer to exact). Raise `query_cut` and lower
@@ -169,7 +146,7 @@ class SeismicSearcher:
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *,
                  query_cut: int = DEFAULT_QUERY_CUT, heap_factor: float = DEFAULT_HEAP_FACTOR,
                  threads: int | None = None, pruning: Pruning | None = None):
-        seismic = _import_seismic()
+        seismic = import_seismic()
         self.index_dir = Path(index_dir)
         self.info = _impact_info(self.index_dir)
         self.seismic_info = SeismicInfo.read(self.index_dir)
@@ -192,7 +169,7 @@ class SeismicSearcher:
         return self._encoding.encode_queries(queries, progress=progress)
 
     def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
-        """Top-`k` documents for every query, in the queries' order, scored as the model's dot product."""
+        """Top-`k` documents for every query, in the queries' order, scored as `Searcher.search` scores them."""
         if k < 1:
             raise LsrError(f"k must be at least 1, got {k}")
         return self.search_vectors(self.encode_queries(queries, progress=progress), k)
@@ -215,16 +192,15 @@ class SeismicSearcher:
             rows.astype(str).astype(self._token), [terms[bounds[r]:bounds[r + 1]] for r in rows.tolist()],
             [weights[bounds[r]:bounds[r + 1]] for r in rows.tolist()], k, self.query_cut, self.heap_factor,
             num_threads=self.threads)
-        unit = self.score_unit
         # batch_search answers in its own order, not the queries': each hit names its query's row.
         for hits in answers:
             if hits:
-                run[vectors.ids[int(hits[0][0])]] = [(doc, score / unit) for _, score, doc in hits]
+                run[vectors.ids[int(hits[0][0])]] = [(doc, score) for _, score, doc in hits]
         return run
 
     def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
-        """Top-`k` (doc id, the model's dot product) for one query text."""
-        return self.search([Query("q", text)], k)["q"]
+        """Top-`k` (doc id, the model's dot product) for one query text, as `Searcher.search_one` gives them."""
+        return [(doc, score / self.score_unit) for doc, score in self.search([Query("q", text)], k)["q"]]
 
     def close(self) -> None:
         """Let the Seismic index go (it lives in memory) and close the encoding searcher."""
@@ -239,7 +215,8 @@ def _impact_info(index_dir: Path) -> IndexInfo:
     return info
 
 
-def _import_seismic():
+def import_seismic():
+    """pyseismic's module; LsrError saying how to install it when it is missing."""
     try:
         import seismic
     except ImportError:

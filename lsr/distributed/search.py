@@ -1,0 +1,168 @@
+"""Search a sharded impact index (`lsr.distributed.shards`): queries encoded once, the quantized query vectors
+searched on every shard index, the shards' top k merged into the run one index of all the documents gives,
+score for score and tie for tie (`lsr.distributed.merge`).
+
+`ShardedSearcher` holds the shard searchers in this process; `RayShardedSearcher` holds one Ray actor per
+shard (each a `Searcher` on its shard, on any node of the cluster: the shard folders must be reachable under
+the same paths from every node). The two share everything but where the shards are searched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lsr.data import Query
+from lsr.distributed.encode import ray_session, worker_errors
+from lsr.distributed.merge import check_merged_k, merge_runs
+from lsr.distributed.shards import ShardedIndexInfo
+from lsr.errors import LsrError
+from lsr.indexing.pruning import Pruning
+from lsr.indexing.search import Searcher
+from lsr.models.base import vocab_fingerprint
+from lsr.runs import Run
+from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:
+    from lsr.models import Encoder
+
+log = logging.getLogger(__name__)
+
+
+class Vocabulary:
+    """What a `Searcher` needs of its encoder to search query vectors: the vocabulary (no model loads)."""
+
+    def __init__(self, vocab: Sequence[str]) -> None:
+        self.vocab = list(vocab)
+        self.fingerprint = vocab_fingerprint(self.vocab)
+
+
+class ShardSearch:
+    """One shard index searched with query vectors: a plain object in `ShardedSearcher`, a Ray actor in
+    `RayShardedSearcher`."""
+
+    def __init__(self, index_dir: str, vocab: Sequence[str], threads: int | None = None) -> None:
+        self.searcher = Searcher(index_dir, Vocabulary(vocab), threads=threads)
+
+    def ready(self) -> int:
+        """The shard's document count, once its searcher is set up (for a caller to wait on)."""
+        return self.searcher.info.num_docs
+
+    def search_vectors(self, vectors: SparseVectors, k: int) -> Run:
+        return self.searcher.search_vectors(vectors, k)
+
+    def close(self) -> None:
+        self.searcher.close()
+
+
+class ShardedSearcher:
+    """Searches a sharded impact index with the shard searchers in this process; queries are encoded by
+    the model the index records, or `encoder`, and pruned as it records, or as `pruning` says.
+    `threads`: the Java search threads of each shard (searched one after another)."""
+
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, threads: int | None = None,
+                 pruning: Pruning | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.manifest = ShardedIndexInfo.read(self.index_dir)
+        self.info = self.manifest.index
+        folders = self.manifest.shard_dirs(self.index_dir)
+        # Queries are encoded on the first shard's searcher: every shard records the same model, settings,
+        # pruning and scale. It loads the model; it never opens its Lucene index.
+        self._queries = Searcher(folders[0], encoder, pruning=pruning)
+        self.encoder = self._queries.encoder
+        if self.encoder.fingerprint != self.info.vocab_fingerprint:
+            raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint}, but the "
+                           f"query encoder has {self.encoder.fingerprint}")
+        self._shards: list[Any] = []
+        self._shards = self._open_shards(folders, threads)
+
+    def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
+        """The quantized, pruned query vectors the shards are searched with."""
+        return self._queries.encode_queries(queries, progress=progress)
+
+    def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
+        """Top-`k` documents for every query, in the queries' order; blank queries get no hits. The run of
+        `Searcher.search` on one index of the same documents."""
+        check_merged_k(k)
+        vectors = self.encode_queries(queries, progress=progress)
+        empty = int((vectors.nnz_per_row() == 0).sum())
+        if empty:
+            log.warning("%d of %d queries are empty (or encode to no terms) and match nothing", empty, len(queries))
+        return self.search_vectors(vectors, k)
+
+    def search_vectors(self, vectors: SparseVectors, k: int = 1000) -> Run:
+        """`search` for query vectors from `encode_queries`; rows without terms get no hits."""
+        check_merged_k(k)
+        if vectors.scale != self.info.scale:
+            raise LsrError(f"query vectors quantized with scale {vectors.scale}, the index with {self.info.scale}")
+        batch = vectors.select(np.flatnonzero(vectors.nnz_per_row() > 0))
+        run: Run = {query_id: [] for query_id in vectors.ids}
+        if len(batch):
+            run.update(merge_runs(self._search_shards(batch, k), batch.ids, k))
+        return run
+
+    def close(self) -> None:
+        """Close the shard searchers (the Lucene readers they opened)."""
+        for shard in self._shards:
+            shard.close()
+        self._shards = []
+
+    def __enter__(self) -> ShardedSearcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_shards(self, folders: list[Path], threads: int | None) -> list[Any]:
+        return [ShardSearch(str(folder), self.encoder.vocab, threads) for folder in folders]
+
+    def _search_shards(self, vectors: SparseVectors, k: int) -> list[Run]:
+        """Each shard's run for `vectors` (rows with terms), in shard order."""
+        return [shard.search_vectors(vectors, k) for shard in self._shards]
+
+
+class RayShardedSearcher(ShardedSearcher):
+    """`ShardedSearcher` with one Ray actor of `cpus_per_shard` CPUs per shard (searching with as many
+    Java threads, or `threads`), on the cluster at `address` (None: `ray.init`'s default, unless Ray is
+    already initialised). Queries are encoded here, once per batch; `close` ends the actors."""
+
+    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *, address: str | None = None,
+                 cpus_per_shard: float = 1.0, threads: int | None = None, pruning: Pruning | None = None) -> None:
+        self.address, self.cpus_per_shard = address, cpus_per_shard
+        super().__init__(index_dir, encoder, threads=threads, pruning=pruning)
+
+    def close(self) -> None:
+        if self._shards:
+            ray = ray_session(self.address)
+            for actor in self._shards:
+                ray.kill(actor)
+        self._shards = []
+
+    def _open_shards(self, folders: list[Path], threads: int | None) -> list[Any]:
+        ray = ray_session(self.address)
+        needed, cpus = len(folders) * self.cpus_per_shard, ray.cluster_resources().get("CPU", 0)
+        if needed > cpus:
+            raise LsrError(f"{len(folders)} shard searchers of {self.cpus_per_shard} CPUs need {needed:g} CPUs; "
+                           f"the Ray cluster has {cpus:g}: give each fewer CPUs, or add nodes")
+        actor = ray.remote(ShardSearch).options(num_cpus=self.cpus_per_shard)
+        vocab = ray.put(self.encoder.vocab)
+        threads = threads or max(1, int(self.cpus_per_shard))
+        actors = [actor.remote(str(folder.resolve()), vocab, threads) for folder in folders]
+        try:
+            with worker_errors():
+                ray.get([shard.ready.remote() for shard in actors])
+        except BaseException:
+            for shard in actors:
+                ray.kill(shard)
+            raise
+        return actors
+
+    def _search_shards(self, vectors: SparseVectors, k: int) -> list[Run]:
+        ray = ray_session(self.address)
+        shared = ray.put(vectors)
+        with worker_errors():
+            return ray.get([shard.search_vectors.remote(shared, k) for shard in self._shards])

@@ -1,0 +1,241 @@
+"""Sharded impact indexes (`lsr.distributed.shards`) and their search (`lsr.distributed.search`): the shards of
+an index's vectors, written here, make a manifest of the whole and resume after an interruption; their merged
+top k is the single index's run, score for score and tie for tie, also for ties across shards; BM25 is not
+sharded. On a real local Ray cluster (slow): the shards written by Ray tasks and the search by one actor per
+shard give the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lsr.distributed.shards as shards
+from lsr.data import Query, read_queries
+from lsr.distributed import (SHARDED_INFO_FILE, RayShardedSearcher, ShardedIndexInfo, ShardedSearcher,
+                             build_sharded_index_from_corpus, is_sharded_index, shard_index)
+from lsr.distributed.merge import MAX_MERGED_K, run_scores
+from lsr.distributed.shards import plan_groups
+from lsr.indexing import jvm
+from lsr.indexing.build import build_impact_index
+from lsr.indexing.encode_corpus import shard_paths
+from lsr.indexing.index_info import INFO_FILE, IndexInfo
+from lsr.indexing.search import Searcher
+from lsr.models import load_encoder
+from tests.conftest import error_of, write_beir
+
+NUM_DOCS = 80
+SHARD_SIZE = 12  # 8 Parquet files
+NUM_SHARDS = 3
+SETTINGS = {"doc_max_length": 64, "long_docs": "first"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, mini_scifact) -> Path:
+    """SciFact documents with identical short ones spread among them (ties across shards), whose ids order
+    one way by code point / UTF-8 (Lucene's tie order) and another by UTF-16 (Java's String order)."""
+    docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
+    suffixes = ["z", "\u00e9", "\uff01", "\N{GRINNING FACE}", "a", "0", "m", "\u00fc", "b"]
+    twins = [{"_id": f"twin-{s}", "title": "", "text": "zebra quagga stripes"} for s in suffixes]
+    random.Random(1).shuffle(docs)
+    for i, twin in enumerate(twins):
+        docs.insert(i * 10 + 3, twin)
+    queries = [json.loads(line) for line in open(mini_scifact / "queries.jsonl")][:12]
+    queries += [{"_id": "twins", "text": "zebra stripes"}, {"_id": "empty", "text": " "}]
+    return write_beir(tmp_path_factory.mktemp("sharded-corpus"), docs, queries,
+                      [(q["_id"], docs[0]["_id"], 1) for q in queries])
+
+
+@pytest.fixture(scope="module")
+def encoder(splade_tiny):
+    return load_encoder(splade_tiny, **SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def queries(corpus) -> list[Query]:
+    return read_queries(str(corpus))
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, corpus, splade_tiny, encoder) -> Path:
+    """The one index of the whole corpus: the reference."""
+    out = tmp_path_factory.mktemp("single") / "index"
+    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, shard_size=SHARD_SIZE, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory, single, encoder) -> Path:
+    """The single index's vectors written as three shard indexes in this process."""
+    out = tmp_path_factory.mktemp("sharded") / "index"
+    shard_index(single, out, num_shards=NUM_SHARDS, encoder=encoder, progress=False)
+    return out
+
+
+def without_speed(info: IndexInfo) -> dict:
+    return {key: value for key, value in asdict(info).items() if key != "speed"}
+
+
+def test_the_manifest_lists_contiguous_shards_that_open_alone(single, sharded, encoder):
+    whole, manifest = IndexInfo.read(single), ShardedIndexInfo.read(sharded)
+    assert is_sharded_index(sharded) and not is_sharded_index(single)
+    files = [path.name for path in shard_paths(single / "vectors")]
+    assert len(files) == 8 and [name for shard in manifest.shards for name in shard.vectors] == files
+    assert [shard.num_docs for shard in manifest.shards] == [24, 36, 29]  # 2, 3 and 3 files
+    assert [shard.folder for shard in manifest.shards] == ["shard-00000", "shard-00001", "shard-00002"]
+    assert Path(manifest.vectors) == (single / "vectors").resolve()
+    for key in ("kind", "num_docs", "num_empty", "corpus", "encoder_kind", "encoder_settings", "vocab_fingerprint",
+                "scale", "pruning"):
+        assert getattr(manifest.index, key) == getattr(whole, key), key
+    assert (sharded / manifest.index.model).resolve() == (single / whole.model).resolve()
+    assert manifest.index.avg_postings_per_doc == pytest.approx(whole.avg_postings_per_doc, abs=0.01)
+    twins = [{doc for doc, _ in Searcher(folder, encoder).search([Query("q", "zebra stripes")], 100)["q"]
+              if doc.startswith("twin-")} for folder in manifest.shard_dirs(sharded)]
+    assert [len(found) for found in twins] == [3, 3, 3] and len(set.union(*twins)) == 9  # ties across shards
+    for shard, folder in zip(manifest.shards, manifest.shard_dirs(sharded)):
+        info = IndexInfo.read(folder)
+        assert (info.num_docs, info.num_empty) == (shard.num_docs, shard.num_empty)
+        assert (folder / info.model).resolve() == (single / whole.model).resolve()  # the model, from the shard
+        assert Searcher(folder).info.scale == whole.scale
+    assert sum(shard.num_docs for shard in manifest.shards) == whole.num_docs
+
+
+@pytest.mark.parametrize("k", [10, 1000])
+def test_the_merged_run_is_the_single_index_run(single, sharded, encoder, queries, k):
+    expected = Searcher(single, encoder).search(queries, k)
+    with ShardedSearcher(sharded, encoder) as searcher:
+        run = searcher.search(queries, k)
+    assert list(run) == list(expected)
+    for query_id, hits in expected.items():
+        assert run[query_id] == hits, query_id
+    assert run["empty"] == []
+    twins = [(doc, score) for doc, score in run["twins"] if doc.startswith("twin-")]
+    assert len(twins) == min(k, 9) and len({round(score) for _, score in twins}) == 1  # one tied score
+    ids = [doc for doc, _ in twins]  # in code point (UTF-8) order, not UTF-16's
+    assert ids == sorted(ids) and (k < 9 or ids.index("twin-\uff01") < ids.index("twin-\N{GRINNING FACE}"))
+    assert sum(map(len, run.values())) >= (len(queries) - 1) * min(k, 40)  # deep runs: many ties merged
+
+
+def test_search_vectors_merges_and_refuses_what_it_cannot_serve(single, sharded, encoder, queries):
+    with ShardedSearcher(sharded, encoder) as searcher:
+        vectors = searcher.encode_queries(queries)
+        assert searcher.search_vectors(vectors, 50) == Searcher(single, encoder).search_vectors(vectors, 50)
+        assert f"at most {MAX_MERGED_K}" in error_of(lambda: searcher.search(queries, MAX_MERGED_K + 1))
+        assert "at least 1" in error_of(lambda: searcher.search(queries, 0))
+        other = vectors.select(np.arange(2))
+        other.scale = 10.0
+        assert "scale 10.0" in error_of(lambda: searcher.search_vectors(other, 10))
+
+
+def test_merged_scores_are_the_java_tie_adjustment_and_printing():
+    """run_scores (Python, float32) against BulkSearcher.adjustTies then asPrinted, on integer scores with
+    runs of ties long and short, small (where 1e-6 steps show) and large (where they vanish or round to a
+    6-decimal tie)."""
+    java = jvm.bulk_searcher_class()
+    rng = np.random.default_rng(0)
+    cases = [np.full(n, s, np.float32) for s in (1, 3, 15, 17, 1000, 65537, 99999, 1e6 + 1, 2**24, 3e7)
+             for n in (1, 7, 9000)]
+    cases += [np.sort(rng.integers(1, high, 3000))[::-1].astype(np.float32) for high in (20, 5000, 300000)]
+    for raw in cases:
+        adjusted = raw.tolist()
+        java.adjustTies(adjusted)  # in place (pyjnius copies the array back)
+        assert run_scores(raw).tolist() == list(java.asPrinted(adjusted)), raw[0]
+        assert np.array_equal(np.rint(run_scores(raw)), raw)  # the integer read back from a run score
+
+
+def test_groups_are_contiguous_and_even_in_documents():
+    assert plan_groups([5, 5, 5, 5, 5, 5, 5, 1], 3) == [range(0, 2), range(2, 5), range(5, 8)]  # 10, 15, 11
+    assert plan_groups([257, 257, 257, 257, 2], 4) == [range(0, 1), range(1, 2), range(2, 3), range(3, 5)]
+    assert plan_groups([1, 1], 2) == [range(0, 1), range(1, 2)]
+    assert "use fewer shards" in error_of(lambda: plan_groups([4, 4], 3))
+    assert "at least 1" in error_of(lambda: plan_groups([4, 4], 0))
+
+
+def test_a_rerun_writes_only_the_missing_shard(monkeypatch, tmp_path, single, sharded, encoder):
+    out = tmp_path / "index"
+    shard_index(single, out, num_shards=NUM_SHARDS, encoder=encoder, progress=False)
+    first = ShardedIndexInfo.read(out)
+    assert "already there" in error_of(lambda: shard_index(single, out, num_shards=NUM_SHARDS, encoder=encoder,
+                                                           progress=False))
+    (out / SHARDED_INFO_FILE).unlink()  # killed before the manifest ...
+    (out / "shard-00001" / INFO_FILE).unlink()  # ... and while the second shard was written
+    written = []
+    original = shards.write_impact_index
+    monkeypatch.setattr(shards, "write_impact_index",
+                        lambda files, *args, **kwargs: written.append(files) or original(files, *args, **kwargs))
+    again = shard_index(single, out, num_shards=NUM_SHARDS, encoder=encoder, progress=False)
+    assert [[path.name for path in files] for files in written] == [first.shards[1].vectors]
+    assert again.shards == first.shards
+    assert without_speed(again.index) == without_speed(first.index)
+    assert [without_speed(IndexInfo.read(d)) for d in again.shard_dirs(out)] == \
+        [without_speed(IndexInfo.read(d)) for d in ShardedIndexInfo.read(sharded).shard_dirs(sharded)]
+    (out / SHARDED_INFO_FILE).unlink()
+    assert "use the same settings and number of shards" in error_of(
+        lambda: shard_index(single, out, num_shards=2, encoder=encoder, progress=False))
+    assert len(written) == 1
+
+
+def test_bm25_indexes_are_not_sharded(tmp_path):
+    bm25 = tmp_path / "bm25"
+    IndexInfo(kind="bm25", num_docs=3, num_empty=0, corpus="c", bm25={"k1": 0.9, "b": 0.4}).save(bm25)
+    message = error_of(lambda: shard_index(bm25, tmp_path / "out", num_shards=2, progress=False))
+    assert "BM25 index: only impact indexes are sharded" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_the_ray_paths_say_how_to_install_it(monkeypatch, sharded, encoder):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert "pip install 'lsr[ray]'" in error_of(lambda: RayShardedSearcher(sharded, encoder))
+
+
+def test_importing_lsr_and_its_distributed_modules_imports_no_ray():
+    code = ("import sys, lsr, lsr.distributed, lsr.distributed.shards, lsr.distributed.search; "
+            "assert 'ray' not in sys.modules, 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+# --- a real Ray cluster: a head and a worker node on loopback, one CPU each ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_sharded(cluster, tmp_path_factory, corpus, splade_tiny) -> Path:
+    """The corpus encoded by two Ray actors, its shard indexes written by Ray tasks."""
+    out = tmp_path_factory.mktemp("ray-sharded") / "index"
+    build_sharded_index_from_corpus(str(corpus), out, splade_tiny, num_shards=NUM_SHARDS,
+                                    load=functools.partial(load_encoder, splade_tiny, **SETTINGS),
+                                    shard_size=SHARD_SIZE, use_ray=True, workers=2, cpus_per_shard=0.5,
+                                    progress=False)
+    return out
+
+
+@pytest.mark.slow
+def test_shards_written_on_ray_equal_those_written_here(ray_sharded, sharded):
+    on_ray, here = ShardedIndexInfo.read(ray_sharded), ShardedIndexInfo.read(sharded)
+    assert on_ray.shards == here.shards and on_ray.vectors == "vectors"
+    ignored = {"speed", "model"}  # the model's path is relative to each folder
+    assert {k: v for k, v in asdict(on_ray.index).items() if k not in ignored} == \
+        {k: v for k, v in asdict(here.index).items() if k not in ignored}
+    for a, b in zip(on_ray.shard_dirs(ray_sharded), here.shard_dirs(sharded)):
+        found, wanted = IndexInfo.read(a), IndexInfo.read(b)
+        assert Path(found.model_location(a)).resolve() == Path(wanted.model_location(b)).resolve()
+        assert {k: v for k, v in asdict(found).items() if k not in ignored} == \
+            {k: v for k, v in asdict(wanted).items() if k not in ignored}
+
+
+@pytest.mark.slow
+def test_search_by_one_ray_actor_per_shard_is_the_single_index_search(ray_sharded, single, encoder, queries):
+    reference = Searcher(single, encoder)
+    searcher = RayShardedSearcher(ray_sharded, encoder, cpus_per_shard=0.5)
+    try:
+        for k in (10, 1000):
+            assert searcher.search(queries, k) == reference.search(queries, k)
+    finally:
+        searcher.close()
