@@ -13,7 +13,7 @@ import pytest
 from lsr.data import read_corpus, read_queries
 from lsr.errors import LsrError
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
+from lsr.indexing.encode_corpus import MANIFEST, check_manifest, shard_paths
 from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
 from lsr.indexing.lucene import count_docs
 from lsr.indexing.search import Searcher
@@ -201,3 +201,17 @@ def test_pruning_is_applied_recorded_and_used_for_queries(tmp_path, mini_scifact
     searcher = Searcher(tmp_path / "idx")
     assert searcher.pruning == pruning
     assert searcher.encode_queries(read_queries(mini_scifact, "test")[:20]).nnz_per_row().max() <= 8
+
+
+def test_a_vectors_folder_from_before_a_setting_existed_resumes_at_its_default(tmp_path, encoder):
+    """A manifest without `runtime` (written before the setting existed) means the default, torch; one
+    that records another runtime is refused by name."""
+    check_manifest(tmp_path, encoder, "splade-tiny")
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    del manifest["settings"]["runtime"]
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    check_manifest(tmp_path, encoder, "splade-tiny")
+    manifest["settings"]["runtime"] = "onnx-int8"
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(LsrError, match="settings.runtime: 'onnx-int8' there, 'torch' now"):
+        check_manifest(tmp_path, encoder, "splade-tiny")

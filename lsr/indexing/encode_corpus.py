@@ -7,6 +7,7 @@ the corpus and encodes only the rest, so every document ends up exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -126,12 +127,14 @@ def warn_if_near_dense(mean_terms: float, vocab_size: int, folder: Path) -> None
 
 def check_manifest(folder: Path, encoder: Encoder, model_name: str) -> None:
     """Write `folder`'s manifest (model, encoder kind, settings, vocabulary), or refuse a folder whose
-    manifest names another model or other settings."""
+    manifest names another model or other settings. A setting the manifest lacks (one added to lsr
+    after the folder was written) counts as its default."""
     manifest = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.settings,
                 "vocab_fingerprint": encoder.fingerprint}
     path = folder / MANIFEST
     if path.exists():
         found, wanted = json.loads(path.read_text(encoding="utf-8")), json.loads(json.dumps(manifest))
+        found["settings"] = {**_defaults(encoder), **(found.get("settings") or {})}
         if found != wanted:
             there, now = _flat(found), _flat(wanted)
             differences = "; ".join(f"{key}: {there.get(key)!r} there, {now.get(key)!r} now"
@@ -140,6 +143,12 @@ def check_manifest(folder: Path, encoder: Encoder, model_name: str) -> None:
                            f"use a new output folder or --overwrite")
     else:
         write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
+
+
+def _defaults(encoder: Encoder) -> dict:
+    """The default value of each of the encoder's settings that has one, as JSON values."""
+    return json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(encoder.config)
+                                  if f.default is not dataclasses.MISSING}))
 
 
 def _flat(manifest: dict) -> dict:
