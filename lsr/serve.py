@@ -6,7 +6,8 @@
 
 Each index gets one searcher, opened (model loaded, JVM started, Java searcher opened and warmed up)
 before the port listens: a `Searcher` (Lucene), or with `backend` seismic a `SeismicSearcher` for each
-impact index (BM25 indexes stay on Lucene; /health names each index's backend). Hits are those of its
+impact index (BM25 indexes stay on Lucene; /health names each index's backend), and a `ShardedSearcher` for
+a sharded index (its shards searched here, or by Ray actors with the backend's `ray` cluster). Hits are those of its
 `search`, the path `lsr search` writes run files with: the same documents and scores (Lucene's, as a
 run file prints them, or Seismic's, alike; `score_unit` in /health turns an impact score into the
 model's dot product).
@@ -33,7 +34,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -47,11 +48,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.indexing.backends import SearchBackend
-from lsr.indexing.index_info import IndexInfo
+from lsr.indexing.index_info import is_sharded_index, read_index_info
 from lsr.indexing.search import Searcher
 from lsr.sparse import SparseVectors
 
 if TYPE_CHECKING:
+    from lsr.distributed.search import ShardedSearcher
     from lsr.indexing.seismic import SeismicSearcher
 
 T = TypeVar("T")
@@ -95,7 +97,7 @@ class ServedIndex:
 
     name: str
     path: Path
-    searcher: Searcher | SeismicSearcher
+    searcher: Searcher | SeismicSearcher | ShardedSearcher
     encoding: threading.Lock
     query_model: str | None = None
     backend: SearchBackend = SearchBackend()
@@ -120,7 +122,7 @@ def open_indexes(folders: dict[str, Path], *, query_model: str | None = None, th
                  backend: SearchBackend = SearchBackend()) -> list[ServedIndex]:
     """A warmed-up searcher per index; impact indexes encode queries with `query_model` (loaded once)
     when given, else with the model each records, and are searched on `backend` (BM25 ones on Lucene)."""
-    kinds = {name: IndexInfo.read(folder).kind for name, folder in folders.items()}  # all checked before loading
+    kinds = {name: read_index_info(folder).kind for name, folder in folders.items()}  # all checked before loading
     encoder = None
     if query_model:
         from lsr.models import load_encoder
@@ -129,7 +131,7 @@ def open_indexes(folders: dict[str, Path], *, query_model: str | None = None, th
     locks: dict[int, threading.Lock] = {}
     served = []
     for name, folder in folders.items():
-        chosen = backend if kinds[name] == "impact" else SearchBackend()
+        chosen = _backend_for(folder, kinds[name], backend)
         searcher = chosen.open(folder, encoder, threads=threads)
         # Opens lsr's Java searcher now: Searcher opens it on first use, which is not safe from two threads.
         searcher.search([Query("warm-up", WARM_UP)], k=1)
@@ -137,6 +139,14 @@ def open_indexes(folders: dict[str, Path], *, query_model: str | None = None, th
         served.append(ServedIndex(name, folder, searcher, lock,
                                   query_model if searcher.encoder is not None else None, chosen))
     return served
+
+
+def _backend_for(folder: Path, kind: str, backend: SearchBackend) -> SearchBackend:
+    """What searches `folder`: `backend` for a single impact index (its Ray cluster left out), Lucene for
+    BM25, and Lucene on `backend`'s Ray cluster, if any, for a sharded index."""
+    if is_sharded_index(folder):
+        return SearchBackend(ray=backend.ray)
+    return replace(backend, ray=None) if kind == "impact" else SearchBackend()
 
 
 class SearchService:

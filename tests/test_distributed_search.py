@@ -30,7 +30,7 @@ from lsr.indexing.encode_corpus import shard_paths
 from lsr.indexing.index_info import INFO_FILE, IndexInfo
 from lsr.indexing.search import Searcher
 from lsr.models import load_encoder
-from tests.conftest import error_of, write_beir
+from tests.conftest import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
 
 NUM_DOCS = 80
 SHARD_SIZE = 12  # 8 Parquet files
@@ -202,6 +202,82 @@ def test_importing_lsr_and_its_distributed_modules_imports_no_ray():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
+# --- the command line and the service ---------------------------------------------------------------------
+
+INDEX_OPTIONS = ["-m", "MODEL", "--shard-size", str(SHARD_SIZE), "--doc-max-length", "64", "--long-docs", "first"]
+
+
+def index_options(model: Path) -> list[str]:
+    return [str(model) if option == "MODEL" else option for option in INDEX_OPTIONS]
+
+
+@pytest.fixture(scope="module")
+def cli_sharded(tmp_path_factory, corpus, splade_tiny) -> Path:
+    """`lsr index --shards 3`: the corpus encoded and written as a sharded index here."""
+    out = tmp_path_factory.mktemp("cli-sharded") / "index"
+    done = run_cli("index", corpus, out, *index_options(splade_tiny), "--shards", NUM_SHARDS)
+    assert done.exit_code == 0, done.output
+    assert f"indexed {NUM_DOCS + 9} documents into {out} (impact, 3 shards)" in done.output
+    return out
+
+
+def test_lsr_index_shards_and_lsr_search_give_the_single_index_run(tmp_path, cli_sharded, sharded, single, corpus):
+    assert [shard.vectors for shard in ShardedIndexInfo.read(cli_sharded).shards] == \
+        [shard.vectors for shard in ShardedIndexInfo.read(sharded).shards]
+    runs = {}
+    for name, folder in (("single", single), ("sharded", cli_sharded)):
+        runs[name] = tmp_path / f"{name}.trec"
+        done = run_cli("search", folder, corpus, runs[name], "-k", 100)
+        assert done.exit_code == 0, done.output
+    assert runs["sharded"].read_text() == runs["single"].read_text()
+    printed = {name: run_cli("search", folder, "--text", "zebra stripes", "-k", 12).output
+               for name, folder in (("single", single), ("sharded", cli_sharded))}
+    assert printed["sharded"] == printed["single"] and "twin-" in printed["sharded"]
+
+
+def test_lsr_info_describes_a_sharded_index(cli_sharded, single):
+    facts = json.loads(run_cli("info", cli_sharded, "--json").output)
+    whole = json.loads(run_cli("info", single, "--json").output)
+    assert facts["shards"] == NUM_SHARDS and facts["kind"] == "impact" and facts["num_docs"] == NUM_DOCS + 9
+    for key in ("encoder_settings", "vocab_fingerprint", "scale", "avg_postings_per_doc", "num_empty"):
+        assert facts[key] == whole[key], key
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["index", "C", "O", "--bm25", "--shards", "2"], ["not with --bm25", "do not compare"]),
+    (["index", "C", "O", "-m", "M", "--seismic", "--shards", "2"], ["not with --seismic"]),
+    (["index", "C", "O", "-m", "M", "--workers", "2"], ["--workers and --gpus-per-worker go with --ray"]),
+    (["search", "SINGLE", "C", "O", "--ray", "auto"], ["--ray searches a sharded index", "search it without --ray"]),
+    (["search", "SHARDED", "C", "O", "--backend", "seismic"], ["is a sharded index, searched with Lucene"]),
+    (["search", "SHARDED", "--text", "cell", "--explain"], ["--explain reads one Lucene index"]),
+    (["search", "SHARDED", "C", "O", "--ray", "auto", "--backend", "seismic"], ["--ray searches sharded indexes"]),
+])
+def test_sharded_options_that_do_not_fit_are_one_line_errors(tmp_path, args, fragments, corpus, single, sharded):
+    names = {"C": corpus, "O": tmp_path / "out", "M": tmp_path / "model", "SINGLE": single, "SHARDED": sharded}
+    assert_one_line_error(run_cli(*(names.get(arg, arg) for arg in args)), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_lsr_index_ray_without_ray_says_how_to_install_it(monkeypatch, tmp_path, corpus, splade_tiny):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    out = tmp_path / "index"
+    assert_one_line_error(run_cli("index", corpus, out, *index_options(splade_tiny), "--ray", "auto"),
+                          "pip install 'lsr[ray]'")
+    assert not out.exists()
+
+
+def test_lsr_serve_answers_from_a_sharded_index_as_from_one_index(tmp_path, cli_sharded, single, encoder, queries):
+    queries = [q for q in queries if q.text.strip()]  # the service refuses blank ones
+    expected = Searcher(single, encoder).search(queries, 20)
+    with serving([f"sharded={cli_sharded}", "--port", "0"], tmp_path / "server.log") as (port, _):
+        batch = search(port, {"k": 20, "queries": [{"id": q.id, "text": q.text} for q in queries]})
+        assert [result["hits"] for result in batch["results"]] == [as_hits(expected[q.id]) for q in queries]
+        assert search(port, {"k": 20, "text": queries[0].text})["hits"] == as_hits(expected[queries[0].id])
+        status, health = call(port, "GET", "/health")
+        served = health["indexes"]["sharded"]
+        assert status == 200 and served["kind"] == "impact" and served["num_docs"] == NUM_DOCS + 9
+
+
 # --- a real Ray cluster: a head and a worker node on loopback, one CPU each ---------------------------------
 
 
@@ -239,3 +315,17 @@ def test_search_by_one_ray_actor_per_shard_is_the_single_index_search(ray_sharde
             assert searcher.search(queries, k) == reference.search(queries, k)
     finally:
         searcher.close()
+
+
+@pytest.mark.slow
+def test_lsr_index_and_search_on_ray_give_the_single_index_run(cluster, tmp_path, corpus, splade_tiny, single):
+    out = tmp_path / "index"
+    done = run_cli("index", corpus, out, *index_options(splade_tiny), "--shards", 2, "--ray", cluster.address,
+                   "--workers", 2, "--threads", 1)
+    assert done.exit_code == 0, done.output
+    assert len(ShardedIndexInfo.read(out).shards) == 2
+    runs = {"ray": tmp_path / "ray.trec", "single": tmp_path / "single.trec"}
+    for name, args in (("ray", [out, "--ray", cluster.address]), ("single", [single])):
+        searched = run_cli("search", args[0], corpus, runs[name], *args[1:])
+        assert searched.exit_code == 0, searched.output
+    assert runs["ray"].read_text() == runs["single"].read_text()

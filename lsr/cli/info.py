@@ -1,4 +1,4 @@
-"""`lsr info`: what an index folder holds, read from its `lsr-index.json`."""
+"""`lsr info`: what an index folder holds, read from its `lsr-index.json` (a sharded index: its manifest)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,16 @@ def describe(index_dir: str | Path) -> list[tuple[str, str, Any]]:
 
     Average postings per document are recorded for impact indexes and read off Lucene for BM25.
     """
-    from lsr.indexing.index_info import INFO_FILE, IndexInfo
+    from lsr.indexing.index_info import is_sharded_index, read_index_info
 
     folder = Path(index_dir)
-    meta = IndexInfo.read(folder)
+    meta, sharded = read_index_info(folder), is_sharded_index(folder)
     facts: list[tuple[str, str, Any]] = [("index", "index", str(folder)), ("kind", "kind", meta.kind),
                                          ("corpus", "corpus", meta.corpus)]
+    if sharded:
+        from lsr.distributed.shards import ShardedIndexInfo
+
+        facts.append(("shards", "shards", len(ShardedIndexInfo.read(folder).shards)))
     if meta.model is not None:
         location = meta.model_location(folder)
         facts += [("model", "model", meta.model),
@@ -51,9 +55,6 @@ def describe(index_dir: str | Path) -> list[tuple[str, str, Any]]:
     facts += [("num_docs", "documents", meta.num_docs), ("num_empty", "blank documents", meta.num_empty),
               ("avg_postings_per_doc", "average postings per document", postings),
               ("size_mb", "size on disk (MB)", round(_folder_bytes(folder) / 2**20, 3))]
-    created = json.loads((folder / INFO_FILE).read_text(encoding="utf-8")).get("created")
-    if created is not None:
-        facts.append(("created", "created", created))
     return facts
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from lsr.cli.progress import show_progress
 from lsr.cli.seismic import backend_options, build_seismic, search_backend
 from lsr.errors import LsrError
 from lsr.indexing.backends import SearchBackend
+
+if TYPE_CHECKING:
+    from lsr.indexing.pruning import Pruning
 
 
 GLOBAL_FLAGS = ("-q", "--quiet")
@@ -119,7 +123,8 @@ def output_options(what: str, **path: bool):
               help="Tokens per document window for the encoder.")
 @click.option("--long-docs", type=click.Choice(["windows", "first"]), show_default=MODEL_SETTING,
               help="Longer documents: max-pool overlapping windows, or keep the first window (SPLADE encoders).")
-@click.option("--shard-size", default=1024, help="Documents per Parquet shard (resume unit).")
+@click.option("--shard-size", type=click.IntRange(min=1), show_default="1024; with --shards, corpus / N up to 1024",
+              help="Documents per Parquet file of vectors (the resume unit).")
 @click.option("--doc-top-k", type=int, show_default="no pruning", help="Keep each document's k largest weights.")
 @click.option("--doc-threshold", type=float, show_default="no pruning", help="Keep document weights above this.")
 @click.option("--query-top-k", type=int, show_default="no pruning",
@@ -130,19 +135,42 @@ def output_options(what: str, **path: bool):
 @click.option("--b", "b", default=0.4, help="BM25 b.")
 @click.option("--seismic", is_flag=True,
               help="Also build the Seismic index (default parameters; see `lsr seismic`) for --backend seismic.")
-@click.option("--threads", default=2, help="Lucene (and Seismic) indexing threads.")
+@click.option("--shards", type=click.IntRange(min=1), show_default="one index",
+              help="Write N impact shard indexes, searched together with one index's results (`lsr search`).")
+@click.option("--ray", "ray_address", metavar="ADDRESS", show_default="here",
+              help="Encode and write the shards on the Ray cluster at ADDRESS ('auto': the running one; "
+                   "'local': start one here). Needs lsr[ray].")
+@click.option("--workers", type=click.IntRange(min=1), default=1, help="With --ray: encoding actors.")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0,
+              help="With --ray: GPUs each encoding actor holds.")
+@click.option("--threads", default=2, help="Lucene (and Seismic) indexing threads; with --ray, the CPUs of each "
+                                           "encoding actor and shard task.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
 def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, bm25: bool, scale: float,
-          batch_size: int | None, doc_max_length: int | None, long_docs: str | None, shard_size: int,
+          batch_size: int | None, doc_max_length: int | None, long_docs: str | None, shard_size: int | None,
           doc_top_k: int | None, doc_threshold: float | None, query_top_k: int | None,
-          query_threshold: float | None, k1: float, b: float, seismic: bool, threads: int, overwrite: bool) -> None:
-    """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT (-o)."""
+          query_threshold: float | None, k1: float, b: float, seismic: bool, shards: int | None,
+          ray_address: str | None, workers: int, gpus_per_worker: float, threads: int, overwrite: bool) -> None:
+    """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT (-o).
+
+    --shards N writes a sharded impact index: N Lucene indexes of contiguous groups of documents, one
+    quantization scale, searched by `lsr search` and `lsr serve` with the ranking of one index. --ray
+    runs the encoding (a pool of --workers model actors) and the shard writing on a Ray cluster; every
+    node must see CORPUS and OUT under the same paths.
+    """
     from lsr.indexing.build import build_bm25_index, build_impact_index
+    from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE
     from lsr.indexing.pruning import Pruning
 
     out = output_path(out_arg, out, "index folder")
     if bm25 == bool(model):
         raise LsrError("give exactly one of --model MODEL or --bm25")
+    sharded = shards is not None or ray_address is not None
+    if sharded and (bm25 or seismic):
+        raise LsrError(f"--shards and --ray write sharded impact indexes: not with {'--bm25' if bm25 else '--seismic'}"
+                       + (" (BM25 scores of shards do not compare)" if bm25 else ""))
+    if (workers != 1 or gpus_per_worker) and ray_address is None:
+        raise LsrError("--workers and --gpus-per-worker go with --ray ADDRESS")
     if seismic:
         if bm25:
             raise LsrError("--seismic builds from an impact index's vectors: not with --bm25")
@@ -154,17 +182,45 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
     else:
         from lsr.models import load_encoder
 
-        encoder = load_encoder(model, batch_size=batch_size, doc_max_length=doc_max_length, long_docs=long_docs)
+        settings = {"batch_size": batch_size, "doc_max_length": doc_max_length, "long_docs": long_docs}
         pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
-        report = build_impact_index(corpus, out, model, encoder=encoder, scale=scale, pruning=pruning,
-                                    shard_size=shard_size, threads=threads, overwrite=overwrite,
-                                    progress=show_progress())
+        if sharded:
+            _index_sharded(corpus, out, model, settings, scale=scale, pruning=pruning, shard_size=shard_size,
+                           shards=shards or 1, ray_address=ray_address, workers=workers,
+                           gpus_per_worker=gpus_per_worker, threads=threads, overwrite=overwrite)
+            return
+        report = build_impact_index(corpus, out, model, encoder=load_encoder(model, **settings), scale=scale,
+                                    pruning=pruning, shard_size=shard_size or DEFAULT_SHARD_SIZE, threads=threads,
+                                    overwrite=overwrite, progress=show_progress())
     info = report.info
     click.echo(f"indexed {info.num_docs} documents into {out} ({info.kind})")
     if info.avg_postings_per_doc is not None:
         click.echo(f"average postings per document: {info.avg_postings_per_doc:.1f}")
     if seismic:
         build_seismic(out, threads=threads)
+
+
+def _index_sharded(corpus: str, out: str, model: str, settings: dict, *, scale: float, pruning: Pruning,
+                   shard_size: int | None, shards: int, ray_address: str | None, workers: int, gpus_per_worker: float, threads: int,
+                   overwrite: bool) -> None:
+    """`lsr index --shards/--ray`: a sharded impact index, built here or on the Ray cluster."""
+    import functools
+
+    from lsr.distributed.shards import build_sharded_index_from_corpus
+    from lsr.models import load_encoder
+
+    if ray_address is not None:
+        from lsr.distributed.encode import import_ray
+
+        import_ray()  # missing now, with the extra to install, not after loading anything
+    manifest = build_sharded_index_from_corpus(
+        corpus, out, model, num_shards=shards, load=functools.partial(load_encoder, model, **settings), scale=scale,
+        pruning=pruning, shard_size=shard_size, use_ray=ray_address is not None, address=ray_address,
+        workers=workers, cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, cpus_per_shard=threads,
+        threads=threads, overwrite=overwrite, progress=show_progress())
+    info = manifest.index
+    click.echo(f"indexed {info.num_docs} documents into {out} (impact, {len(manifest.shards)} shards)")
+    click.echo(f"average postings per document: {info.avg_postings_per_doc:.1f}")
 
 
 @cli.command()
@@ -187,22 +243,26 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
 def search(index_dir: str, queries: str | None, out_arg: str | None, out: str | None, text: str | None,
            explain: bool, split: str, k: int | None, query_model: str | None, old_model: str | None,
            batch_size: int | None, threads: int | None, backend: str, query_cut: int | None,
-           heap_factor: float | None, tag: str, overwrite: bool) -> None:
+           heap_factor: float | None, ray_address: str | None, tag: str, overwrite: bool) -> None:
     """Search INDEX with QUERIES (BEIR folder, file or irds:ID); write a TREC run to OUT (-o).
 
     With --text, search one query and print its hits (--explain: which terms matched, and how much
     each contributed). --backend seismic searches an impact index's Seismic index (`lsr seismic`):
-    faster, approximate, scores as Lucene's.
+    faster, approximate, scores as Lucene's. A sharded index (`lsr index --shards`) is searched shard by
+    shard and merged into one index's ranking, here or, with --ray, by actors on a Ray cluster.
     """
     from lsr.data import read_queries
+    from lsr.indexing.index_info import is_sharded_index
     from lsr.runs import write_trec_run
 
-    engine = search_backend(backend, query_cut, heap_factor)
+    engine = search_backend(backend, query_cut, heap_factor, ray_address)
     if text is not None:
         if queries or out_arg or out:
             raise LsrError("--text searches one query and prints its hits: give no QUERIES or -o")
         if explain and engine.name != "lucene":
             raise LsrError("--explain reads Lucene's index: not with --backend seismic")
+        if explain and is_sharded_index(index_dir):
+            raise LsrError(f"--explain reads one Lucene index: {index_dir} is a sharded index")
         _print_hits(_searcher(index_dir, query_model or old_model, batch_size, threads, engine), text, k or 10,
                     explain)
         return

@@ -51,7 +51,10 @@ def build_seismic(index_dir: str, params: SeismicParams = DEFAULTS, *, threads: 
 
 
 def backend_options(command: Callable) -> Callable:
-    """`--backend`, `--query-cut` and `--heap-factor`, which `search_backend` reads."""
+    """`--backend`, `--query-cut`, `--heap-factor` and `--ray`, which `search_backend` reads."""
+    command = click.option("--ray", "ray_address", metavar="ADDRESS", show_default="here",
+                           help="Search sharded indexes with one actor per shard on the Ray cluster at ADDRESS "
+                                "('auto': the running one). Needs lsr[ray].")(command)
     command = click.option("--heap-factor", type=float, show_default=str(DEFAULT_HEAP_FACTOR),
                            help="Seismic skips a block whose summary scores below this times the k-th best "
                                 "score: lower is slower and closer to exact.")(command)
@@ -62,10 +65,14 @@ def backend_options(command: Callable) -> Callable:
         command)
 
 
-def search_backend(backend: str, query_cut: int | None, heap_factor: float | None) -> SearchBackend:
-    """The backend the options name; LsrError for Seismic's options without `--backend seismic`."""
+def search_backend(backend: str, query_cut: int | None, heap_factor: float | None,
+                   ray_address: str | None = None) -> SearchBackend:
+    """The backend the options name; LsrError for Seismic's options without `--backend seismic`, or --ray
+    with it."""
     given = {name: value for name, value in (("query_cut", query_cut), ("heap_factor", heap_factor))
              if value is not None}
     if given and backend != "seismic":
         raise LsrError("--query-cut and --heap-factor go with --backend seismic")
-    return SearchBackend(backend, **given)
+    if ray_address is not None and backend != "lucene":
+        raise LsrError("--ray searches sharded indexes with Lucene: not with --backend seismic")
+    return SearchBackend(backend, **given, ray=ray_address)

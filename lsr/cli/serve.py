@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
               help="Another query encoder for the impact indexes (same vocabulary).")
 @backend_options
 def serve(indexes: tuple[str, ...], host: str, port: int, threads: int | None, query_model: str | None,
-          backend: str, query_cut: int | None, heap_factor: float | None) -> None:
+          backend: str, query_cut: int | None, heap_factor: float | None, ray_address: str | None) -> None:
     """Answer searches of the INDEX folders over HTTP until stopped (Ctrl-C or SIGTERM).
 
     An INDEX is DIR (named after its folder) or NAME=DIR. POST /search takes a JSON object: "text" (one
@@ -30,12 +30,13 @@ def serve(indexes: tuple[str, ...], host: str, port: int, threads: int | None, q
     hits (document id and score, as `lsr search` writes them) and timings in ms. GET /health gives each
     index's metadata and backend. Requests are searched on --threads threads at once; the models and the
     JVM load once, before the port opens. --backend seismic searches the impact indexes' Seismic indexes
-    (`lsr seismic`); BM25 indexes stay on Lucene.
+    (`lsr seismic`); BM25 and sharded indexes stay on Lucene. A sharded index (`lsr index --shards`) is
+    searched shard by shard here or, with --ray, by one actor per shard on the Ray cluster.
     """
     from lsr.indexing.search import default_threads
     from lsr.serve import SearchService, bind, create_app, open_indexes, parse_index_specs, run
 
-    engine = search_backend(backend, query_cut, heap_factor)
+    engine = search_backend(backend, query_cut, heap_factor, ray_address)
     folders = parse_index_specs(indexes)
     sock = bind(host, port)  # a port in use is an error now, not after loading the models
     threads = threads or default_threads()

@@ -10,8 +10,9 @@ Nothing here is imported by the rest of lsr, and Ray only inside the functions t
 from lsr.distributed.encode import RANGES_MANIFEST, encode_corpus_ray
 from lsr.distributed.ranges import ShardRange, plan_ranges, read_range
 from lsr.distributed.search import RayShardedSearcher, ShardedSearcher
-from lsr.distributed.shards import (SHARDED_INFO_FILE, ShardedIndexInfo, build_sharded_index,
-                                    build_sharded_index_from_corpus, is_sharded_index, shard_index)
+from lsr.distributed.shards import (ShardedIndexInfo, build_sharded_index, build_sharded_index_from_corpus,
+                                    shard_index)
+from lsr.indexing.index_info import SHARDED_INFO_FILE, is_sharded_index
 
 __all__ = ["RANGES_MANIFEST", "SHARDED_INFO_FILE", "RayShardedSearcher", "ShardRange", "ShardedIndexInfo",
            "ShardedSearcher", "build_sharded_index", "build_sharded_index_from_corpus", "encode_corpus_ray",

@@ -94,6 +94,22 @@ class ShardedSearcher:
             log.warning("%d of %d queries are empty (or encode to no terms) and match nothing", empty, len(queries))
         return self.search_vectors(vectors, k)
 
+    def search_one(self, text: str, k: int = 10, *, raw: bool = False) -> list[tuple[str, float]]:
+        """Top-`k` (doc id, score) for one query text: scores as `Searcher.search_one` gives them (the
+        model's dot product, or with `raw` the run file's Lucene score)."""
+        hits = self.search_vectors(self.encode_queries([Query("q", text)]), k)["q"]
+        return hits if raw else [(doc, score / self.score_unit) for doc, score in hits]
+
+    @property
+    def score_unit(self) -> float:
+        """Lucene score per unit of the model's dot product (scale², as `Searcher.score_unit`)."""
+        return self._queries.score_unit
+
+    @property
+    def pruning(self) -> Pruning:
+        """The query pruning searches use (the index's, or the one given)."""
+        return self._queries.pruning
+
     def search_vectors(self, vectors: SparseVectors, k: int = 1000) -> Run:
         """`search` for query vectors from `encode_queries`; rows without terms get no hits."""
         check_merged_k(k)

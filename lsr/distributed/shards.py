@@ -40,13 +40,12 @@ from lsr.fileio import write_text_atomic
 from lsr.indexing.build import (DEFAULT_SCALE, _check_not_built, _documents, _model_name, _warn_empty,
                                 impact_index_info)
 from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE, MANIFEST, check_manifest, encode_corpus, shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, SHARDED_INFO_FILE, VECTORS_DIR, IndexInfo
 from lsr.indexing.lucene import ImpactStats, check_vocab_terms, write_impact_index
 from lsr.indexing.pruning import Pruning
 from lsr.models import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
-SHARDED_INFO_FILE = "lsr-sharded-index.json"
 # Retries of one shard's Lucene write after its worker died (an error raised by lsr itself is not retried).
 TASK_RETRIES = 3
 # Index metadata a finished shard must share with the plan of a rerun to be kept.
@@ -96,11 +95,6 @@ class ShardedIndexInfo:
                        format_version=int(raw.get("format_version", 1)))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError) as e:
             raise LsrError(f"{path}: unreadable sharded index metadata ({e!r})") from e
-
-
-def is_sharded_index(folder: str | Path) -> bool:
-    """Whether `folder` holds a complete sharded index (its manifest)."""
-    return (Path(folder) / SHARDED_INFO_FILE).is_file()
 
 
 @dataclass

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsr.errors import LsrError
+from lsr.indexing.index_info import is_sharded_index
 
 if TYPE_CHECKING:
+    from lsr.distributed.search import ShardedSearcher
     from lsr.indexing.search import Searcher
     from lsr.indexing.seismic import SeismicSearcher
     from lsr.models import Encoder
@@ -50,20 +52,27 @@ class SeismicParams:
 @dataclass(frozen=True)
 class SearchBackend:
     """What searches an index: Lucene (`Searcher`), or the impact index's Seismic index (`SeismicSearcher`)
-    with Seismic's `query_cut` and `heap_factor`."""
+    with Seismic's `query_cut` and `heap_factor`. A sharded index is searched on Lucene, shard by shard
+    here (`ShardedSearcher`), or by one actor per shard on the Ray cluster at `ray` (`RayShardedSearcher`)."""
 
     name: str = "lucene"
     query_cut: int = DEFAULT_QUERY_CUT
     heap_factor: float = DEFAULT_HEAP_FACTOR
+    ray: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
             raise LsrError(f"unknown search backend {self.name!r}: one of {', '.join(BACKENDS)}")
 
     def open(self, index_dir: str | Path, encoder: Encoder | None = None, *,
-             threads: int | None = None) -> Searcher | SeismicSearcher:
+             threads: int | None = None) -> Searcher | SeismicSearcher | ShardedSearcher:
         """A searcher of `index_dir` on this backend (Seismic: LsrError for a BM25 index or one without
         a Seismic index)."""
+        if is_sharded_index(index_dir):
+            return self._open_sharded(index_dir, encoder, threads)
+        if self.ray is not None:
+            raise LsrError(f"{index_dir}: --ray searches a sharded index (`lsr index --shards N`), and this "
+                           f"is a single index: search it without --ray")
         if self.name == "seismic":
             from lsr.indexing.seismic import SeismicSearcher
 
@@ -74,5 +83,20 @@ class SearchBackend:
         return Searcher(index_dir, encoder, threads=threads)
 
     def describe(self) -> dict[str, Any]:
-        """The backend's name and, for Seismic, its search parameters."""
-        return asdict(self) if self.name == "seismic" else {"name": self.name}
+        """The backend's name, Seismic's search parameters and the Ray cluster, those that apply."""
+        described = asdict(self) if self.name == "seismic" else {"name": self.name}
+        if self.ray is None:
+            described.pop("ray", None)
+        else:
+            described["ray"] = self.ray
+        return described
+
+    def _open_sharded(self, index_dir: str | Path, encoder: Encoder | None,
+                      threads: int | None) -> ShardedSearcher:
+        if self.name != "lucene":
+            raise LsrError(f"{index_dir} is a sharded index, searched with Lucene: not with --backend {self.name}")
+        from lsr.distributed.search import RayShardedSearcher, ShardedSearcher
+
+        if self.ray is not None:
+            return RayShardedSearcher(index_dir, encoder, address=self.ray, threads=threads)
+        return ShardedSearcher(index_dir, encoder, threads=threads)

@@ -4,6 +4,8 @@ Layout of an index folder:
     lsr-index.json    this metadata
     lucene/           the Lucene index (impact or BM25)
     vectors/          Parquet shards of the document vectors (impact indexes only)
+
+A sharded impact index (`lsr.distributed.shards`) holds `lsr-sharded-index.json` and one such folder per shard.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lsr.fileio import write_text_atomic
 INFO_FILE = "lsr-index.json"
 LUCENE_DIR = "lucene"
 VECTORS_DIR = "vectors"
+SHARDED_INFO_FILE = "lsr-sharded-index.json"
 
 
 @dataclass
@@ -71,3 +74,17 @@ class IndexInfo:
             raise TypeError(f"a JSON {type(raw).__name__}, not an object")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def is_sharded_index(folder: str | Path) -> bool:
+    """Whether `folder` holds a complete sharded index (its manifest)."""
+    return (Path(folder) / SHARDED_INFO_FILE).is_file()
+
+
+def read_index_info(folder: str | Path) -> IndexInfo:
+    """The metadata of an index folder, or that of the whole of a sharded index (its manifest's)."""
+    if is_sharded_index(folder):
+        from lsr.distributed.shards import ShardedIndexInfo
+
+        return ShardedIndexInfo.read(folder).index
+    return IndexInfo.read(folder)
