@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 METADATA_KEY = b"lsr"
 # Largest offset an Arrow `list` column holds; beyond it `large_list` is written.
 _LIST_OFFSET_MAX = 2**31 - 1
+_INT32_MAX = 2**31 - 1  # the largest impact (int32)
 
 
 @dataclass(eq=False, repr=False)
@@ -111,15 +112,16 @@ class SparseVectors:
 
     @classmethod
     def unchecked(cls, ids: list[str], indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-                  vocab_size: int) -> SparseVectors:
-        """Float vectors from arrays that are valid by construction, skipping all checks and casts.
+                  vocab_size: int, scale: float | None = None) -> SparseVectors:
+        """Vectors from arrays that are valid by construction, skipping all checks and casts.
 
         For per-query hot paths only: `indptr` int64, `indices` int32 strictly ascending per row
-        and below `vocab_size`, `values` finite float32. Anything else belongs in the constructor.
+        and below `vocab_size`, `values` finite float32 (or, with a positive `scale`, int32 impacts).
+        Anything else belongs in the constructor.
         """
         vectors = cls.__new__(cls)
         vectors.ids, vectors.indptr, vectors.indices, vectors.values = ids, indptr, indices, values
-        vectors.vocab_size, vectors.scale = vocab_size, None
+        vectors.vocab_size, vectors.scale = vocab_size, scale
         return vectors
 
     @classmethod
@@ -167,11 +169,12 @@ class SparseVectors:
 
     def _keep(self, keep: np.ndarray, values: np.ndarray | None = None,
               scale: float | None = None) -> SparseVectors:
-        """The entries where `keep` is true, with `values` (default: the current ones) and `scale`."""
+        """The entries where `keep` is true, with `values` (default: the current ones; int32 with a
+        `scale`, float32 without) and `scale`. Valid by construction: a row's kept terms still ascend."""
         values = self.values if values is None else values
-        rows = np.repeat(np.arange(len(self)), self.nnz_per_row())
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(self)))])
-        return SparseVectors(self.ids, indptr, self.indices[keep], values[keep], self.vocab_size, scale)
+        kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])  # kept entries before each position
+        return SparseVectors.unchecked(self.ids, kept_before[self.indptr], self.indices[keep], values[keep],
+                                       self.vocab_size, scale)
 
     def prune(self, top_k: int | None = None, threshold: float | None = None) -> SparseVectors:
         """Keep per row the `top_k` largest weights (ties: lower term id first) and/or weights > `threshold`."""
@@ -200,7 +203,7 @@ class SparseVectors:
         if (self.values < 0).any():
             raise ValueError("cannot quantize negative weights (impact indexes need weights >= 0)")
         impacts = np.rint(self.values.astype(np.float64) * scale)
-        if impacts.size and impacts.max() > np.iinfo(np.int32).max:
+        if impacts.size and impacts.max() > _INT32_MAX:
             raise ValueError(f"weight {self.values.max()} times scale {scale} overflows int32")
         return self._keep(impacts != 0, impacts.astype(np.int32), scale)
 

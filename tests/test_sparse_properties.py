@@ -56,7 +56,10 @@ def assert_same(a: SparseVectors, b: SparseVectors) -> None:
 
 
 def assert_canonical(vectors: SparseVectors, dense: np.ndarray) -> None:
-    """`vectors` holds exactly the nonzero entries of `dense`, row-major, term ids ascending."""
+    """`vectors` holds exactly the nonzero entries of `dense`, row-major, term ids ascending, and passes
+    the constructor's checks (results made without them, e.g. by `quantize`, included)."""
+    vectors._validate()
+    assert vectors.indptr.dtype == np.int64 and vectors.indices.dtype == np.int32
     rows, cols = np.nonzero(dense)
     np.testing.assert_array_equal(np.repeat(np.arange(len(vectors)), vectors.nnz_per_row()), rows)
     np.testing.assert_array_equal(vectors.indices, cols)
