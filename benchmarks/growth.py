@@ -11,6 +11,12 @@ synthetic queries (~Poisson(--query-postings) terms, the same term law) are sear
 k=1000 (`Searcher.search_vectors`, median of 3 after a warm-up) and one query at a time at k=10
 (P50/P99). Printed per size: index time (docs/s), index MB, the process's peak RSS (Python + JVM),
 QPS, latency; then the growth rate between sizes (time ratio / size ratio).
+
+With --seismic, each size's Seismic index is also built (Seismic's default parameters, timed) and the
+same queries searched at k=10, in batch, by Lucene and by Seismic at a few (query_cut, heap_factor)
+settings: QPS (median of 3) and recall@10 against Lucene's exact top 10. Synthetic documents have no
+topical clusters for Seismic's blocks to exploit, and synthetic queries no relation to the documents:
+the worst case for an approximate index, not a forecast of its speed on real text.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ def main() -> None:
     parser.add_argument("--query-postings", type=float, default=20.0, help="Mean terms per query.")
     parser.add_argument("--model", default=str(SHARED / "models/splade-tiny"), help="Whose vocabulary.")
     parser.add_argument("--work", type=Path, default=Path("runs/growth"))
+    parser.add_argument("--seismic", default=None, help="Also measure Seismic at these query_cut:heap_factor "
+                                                        "settings, e.g. 10:0.9,20:0.9,20:0.7")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size here
     args = parser.parse_args()
     if args.one:
@@ -48,7 +56,8 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         command = [sys.executable, __file__, "--one", str(size), "--postings", str(args.postings),
-                   "--query-postings", str(args.query_postings), "--model", args.model, "--work", str(args.work)]
+                   "--query-postings", str(args.query_postings), "--model", args.model, "--work", str(args.work),
+                   *(["--seismic", args.seismic] if args.seismic else [])]
         out = subprocess.run(command, check=True, capture_output=True, text=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"  done: {size} documents", flush=True)
@@ -62,7 +71,48 @@ def main() -> None:
         print(f"  {small['docs']:,} -> {large['docs']:,} ({factor:g}x documents): index time x"
               f"{large['index_s'] / small['index_s']:.1f}, size x{large['index_mb'] / small['index_mb']:.1f}, "
               f"batch search time x{small['qps'] / large['qps']:.1f}, P50 x{large['p50_ms'] / small['p50_ms']:.1f}")
+    if args.seismic:
+        print("\nSeismic, k=10, batch of 300 queries: QPS and recall@10 against Lucene's exact top 10")
+        print(f"{'docs':>10} {'build s':>8} {'Lucene QPS':>11} {'query_cut:heap':>15} {'QPS':>8} {'x Lucene':>9} "
+              f"{'recall@10':>10}")
+        for row in rows:
+            for setting in row["seismic"]:
+                print(f"{row['docs']:>10,} {row['seismic_build_s']:8.1f} {row['qps_k10']:11.1f} "
+                      f"{setting['setting']:>15} {setting['qps']:8.1f} {setting['qps'] / row['qps_k10']:9.1f} "
+                      f"{setting['recall']:10.3f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def seismic_figures(index: Path, encoder, queries, settings: str, exact_run: dict, lucene_k10) -> dict:
+    """Build `index`'s Seismic index and search `queries` at k=10 at each query_cut:heap_factor of
+    `settings`: build time, Lucene's k=10 QPS (`lucene_k10()` timed) and per setting QPS and recall@10."""
+    from lsr.indexing.seismic import SeismicSearcher, build_seismic_index
+
+    built = build_seismic_index(index, overwrite=True)
+    seismic = SeismicSearcher(index, encoder)
+    exact = {q: {doc for doc, _ in hits} for q, hits in exact_run.items() if hits}
+    figures = {"seismic_build_s": built.build_seconds, "qps_k10": len(queries) / median_time(lucene_k10),
+               "seismic": []}
+    for setting in settings.split(","):
+        cut, factor = setting.split(":")
+        seismic.query_cut, seismic.heap_factor = int(cut), float(factor)
+        found = seismic.search_vectors(queries, 10)
+        recall = statistics.mean(len(docs & {doc for doc, _ in found[q]}) / len(docs) for q, docs in exact.items())
+        qps = len(queries) / median_time(lambda: seismic.search_vectors(queries, 10))
+        figures["seismic"].append({"setting": setting, "qps": qps, "recall": recall})
+    seismic.close()
+    return figures
+
+
+def median_time(call) -> float:
+    """Seconds of `call()`, the median of 3 after a warm-up call."""
+    call()
+    times = []
+    for _ in range(3):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
 
 
 def term_law(vocab_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -112,12 +162,7 @@ def measure(size: int, args) -> dict:
               avg_postings_per_doc=round(stats.avg_postings_per_doc, 2)).save(out)
     searcher = Searcher(out, encoder)
     queries = synthetic(300, args.query_postings, law, rng, [f"q{i}" for i in range(300)]).quantize(100.0)
-    searcher.search_vectors(queries, 1000)  # warm-up
-    times = []
-    for _ in range(3):
-        began = time.perf_counter()
-        searcher.search_vectors(queries, 1000)
-        times.append(time.perf_counter() - began)
+    batch_s = median_time(lambda: searcher.search_vectors(queries, 1000))
     single = []
     for i in range(len(queries)):
         query = queries.select([i])
@@ -126,11 +171,15 @@ def measure(size: int, args) -> dict:
         single.append((time.perf_counter() - began) * 1000)
     index_mb = sum(p.stat().st_size for p in (out / LUCENE_DIR).iterdir()) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row = {"docs": size, "index_s": index_s, "index_mb": index_mb, "peak_rss_mb": peak,
+           "qps": len(queries) / batch_s, "p50_ms": float(np.percentile(single, 50)),
+           "p99_ms": float(np.percentile(single, 99))}
+    if args.seismic:
+        row.update(seismic_figures(out, encoder, queries, args.seismic, searcher.search_vectors(queries, 10),
+                                   lambda: searcher.search_vectors(queries, 10)))
     searcher.close()
     shutil.rmtree(out / VECTORS_DIR)  # the shards are the bulk of the disk use at 1M documents
-    return {"docs": size, "index_s": index_s, "index_mb": index_mb, "peak_rss_mb": peak,
-            "qps": len(queries) / statistics.median(times), "p50_ms": float(np.percentile(single, 50)),
-            "p99_ms": float(np.percentile(single, 99))}
+    return row
 
 
 if __name__ == "__main__":

@@ -74,6 +74,12 @@ def test_readme_more_commands_run_as_written(tmp_path, small_scifact, splade_tin
     assert {"bm25", "splade-tiny", "splade-tiny-long_docs=first"} <= systems
 
 
+def test_readme_sharded_index_commands_run_as_written(tmp_path, small_scifact, splade_tiny):
+    run_block("sharded", small_scifact, splade_tiny, tmp_path / "runs")
+    run = (tmp_path / "runs" / "tour" / "sharded.trec").read_text().splitlines()
+    assert len({line.split()[0] for line in run}) == 10 and len(run) > 10 * 10  # each query, many documents
+
+
 def test_readme_python_snippet_runs_as_written(tmp_path, small_scifact, splade_tiny, capsys):
     code = localised(block("python"), small_scifact, splade_tiny, tmp_path / "runs")
     exec(compile(code, str(README), "exec"), {})

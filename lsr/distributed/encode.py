@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RANGES_MANIFEST = "encoding-ranges.json"
-# Retries of one shard after its worker died (an error raised by lsr itself is not retried).
-TASK_RETRIES = 3
 
 
 def encode_corpus_ray(corpus: str, folder: str | Path, load: Callable[[], Encoder], *, model_name: str,
@@ -114,7 +112,7 @@ def _encode_on_ray(corpus: str, folder: Path, load: Callable[[], Encoder], todo:
     results = dataset.map_batches(ShardEncoder, batch_size=1, batch_format="pyarrow",
                                   compute=ray.data.ActorPoolStrategy(size=workers),
                                   fn_constructor_kwargs={"corpus": corpus, "folder": str(folder), "load": load},
-                                  num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_task_retries=TASK_RETRIES)
+                                  num_cpus=cpus_per_worker, num_gpus=gpus_per_worker)
     with worker_errors():
         for row in results.iter_rows():
             yield int(row["index"]), int(row["docs"]), int(row["terms"])
