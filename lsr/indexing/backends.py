@@ -5,7 +5,7 @@ Light to import (no numpy, torch or pyseismic): the command line shows these def
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,10 +84,10 @@ class SearchBackend:
 
     def describe(self) -> dict[str, Any]:
         """The backend's name, Seismic's search parameters and the Ray cluster, those that apply."""
-        described = asdict(self) if self.name == "seismic" else {"name": self.name}
-        if self.ray is None:
-            described.pop("ray", None)
-        else:
+        described: dict[str, Any] = {"name": self.name}
+        if self.name == "seismic":
+            described.update(query_cut=self.query_cut, heap_factor=self.heap_factor)
+        if self.ray is not None:
             described["ray"] = self.ray
         return described
 
