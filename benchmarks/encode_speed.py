@@ -1,4 +1,4 @@
-"""Document encoding speed on the CPU: lsr's runtimes against two baselines, in one run.
+"""Document encoding speed on the CPU: lsr's runtimes and precisions against two baselines, in one run.
 
 Systems, all with the same model, batch size and length limit (documents truncated, so every
 system encodes the same tokens):
@@ -6,11 +6,12 @@ system encodes the same tokens):
 - naive: a plain transformers loop (padding to the longest text of each batch, the literal
   log(1 + ReLU(logits)) then a masked max over positions);
 - sentence-transformers: its `SparseEncoder` over the same folder (skipped when not installed);
-- lsr torch, lsr onnx (fp32) and lsr onnx-int8 (the encoder setting `runtime`).
+- lsr torch, lsr torch bf16 (the encoder setting `precision="bfloat16"`: bf16 autocast, fast on CPUs
+  with AMX or AVX-512 BF16), lsr onnx (fp32) and lsr onnx-int8 (the encoder setting `runtime`).
 
 Prints docs/s (median of --runs timed passes after a warm-up pass) and each system's difference to
 lsr torch (max abs weight difference, term overlap); --ndcg also indexes the corpus with each lsr
-runtime and prints SciFact nDCG@10.
+variant and prints SciFact nDCG@10.
 
     python benchmarks/encode_speed.py [--docs 1000] [--ndcg]
 """
@@ -32,7 +33,8 @@ from lsr.data import read_corpus, read_qrels, read_queries
 from lsr.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+VARIANTS = {"torch": {}, "torch bf16": {"precision": "bfloat16"}, "onnx": {"runtime": "onnx"},
+            "onnx-int8": {"runtime": "onnx-int8"}}  # lsr's encoder settings of each measured variant
 
 
 def naive_encoder(folder: str, max_length: int, batch_size: int) -> Callable[[list[str]], np.ndarray]:
@@ -72,9 +74,10 @@ def sentence_transformers_encoder(folder: str, max_length: int, batch_size: int)
     return encode
 
 
-def lsr_encoder(folder: str, runtime: str, max_length: int, batch_size: int, long_docs: str) -> Callable[[list[str]], np.ndarray]:
-    encoder = load_encoder(folder, device="cpu", runtime=runtime, batch_size=batch_size,
-                           doc_max_length=max_length, long_docs=long_docs)
+def lsr_encoder(folder: str, variant: dict, max_length: int, batch_size: int,
+                long_docs: str) -> Callable[[list[str]], np.ndarray]:
+    encoder = load_encoder(folder, device="cpu", batch_size=batch_size, doc_max_length=max_length,
+                           long_docs=long_docs, **variant)
     return lambda texts: encoder.encode_docs(texts).to_dense_torch().numpy()
 
 
@@ -96,13 +99,13 @@ def compare(vectors: np.ndarray, reference: np.ndarray) -> str:
     return f"max |diff| {np.abs(vectors - reference).max():.2e}, term overlap {overlap.mean():.4f}"
 
 
-def ndcg(data: str, folder: str, runtime: str, max_length: int, batch_size: int, long_docs: str) -> float:
+def ndcg(data: str, folder: str, variant: dict, max_length: int, batch_size: int, long_docs: str) -> float:
     from lsr.eval.metrics import evaluate
     from lsr.indexing.build import build_impact_index
     from lsr.indexing.search import Searcher
 
-    encoder = load_encoder(folder, device="cpu", runtime=runtime, batch_size=batch_size,
-                           doc_max_length=max_length, long_docs=long_docs)
+    encoder = load_encoder(folder, device="cpu", batch_size=batch_size, doc_max_length=max_length,
+                           long_docs=long_docs, **variant)
     with tempfile.TemporaryDirectory() as tmp:
         build_impact_index(data, Path(tmp) / "index", folder, encoder=encoder, progress=False)
         run = Searcher(Path(tmp) / "index", encoder).search(read_queries(data, "test"), k=1000)
@@ -119,14 +122,14 @@ def main() -> None:
     parser.add_argument("--long-docs", choices=["first", "windows"], default="first",
                         help="lsr's handling of long documents (the baselines truncate: 'first' encodes the same tokens)")
     parser.add_argument("--runs", type=int, default=3, help="timed passes per system (median)")
-    parser.add_argument("--ndcg", action="store_true", help="also index the corpus with each lsr runtime: nDCG@10")
+    parser.add_argument("--ndcg", action="store_true", help="also index the corpus with each lsr variant: nDCG@10")
     args = parser.parse_args()
 
     texts = [d.full_text() for d in islice(read_corpus(args.data), args.docs)]
     print(f"{len(texts)} documents, batch size {args.batch_size}, max length {args.max_length}, "
           f"{torch.get_num_threads()} threads")
-    systems = {f"lsr {r}": lambda r=r: lsr_encoder(args.model, r, args.max_length, args.batch_size, args.long_docs)
-               for r in RUNTIMES}
+    systems = {f"lsr {name}": lambda v=variant: lsr_encoder(args.model, v, args.max_length, args.batch_size,
+                                                             args.long_docs) for name, variant in VARIANTS.items()}
     systems["naive transformers"] = lambda: naive_encoder(args.model, args.max_length, args.batch_size)
     systems["sentence-transformers"] = lambda: sentence_transformers_encoder(args.model, args.max_length, args.batch_size)
     reference_speed, reference = 0.0, None
@@ -140,9 +143,9 @@ def main() -> None:
         print(f"{name:22s} {speed:8.1f} docs/s  {speed / reference_speed:5.2f}x lsr torch  {compare(vectors, reference)}",
               flush=True)
     if args.ndcg:
-        for runtime in RUNTIMES:
-            score = ndcg(args.data, args.model, runtime, args.max_length, args.batch_size, args.long_docs)
-            print(f"lsr {runtime:10s} nDCG@10 {score:.4f}")
+        for name, variant in VARIANTS.items():
+            score = ndcg(args.data, args.model, variant, args.max_length, args.batch_size, args.long_docs)
+            print(f"lsr {name:10s} nDCG@10 {score:.4f}")
 
 
 if __name__ == "__main__":

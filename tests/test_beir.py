@@ -98,7 +98,7 @@ def test_report_runs_and_resumes_after_a_kill(tmp_path, data_dir, splade_tiny, m
 
 
 def test_model_settings_in_the_model_spec(tmp_path, data_dir, splade_tiny, monkeypatch):
-    from lsr.pipelines.beir import parse_model_spec
+    from lsr.models.registry import parse_model_spec
 
     assert parse_model_spec("org/model") == ("org/model", {})
     assert parse_model_spec("runs/m:long_docs=first,doc_max_length=64,scale=1.5") == (

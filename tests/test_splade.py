@@ -161,3 +161,45 @@ def test_pooling_with_gradients_equals_pooling_without(pooling, activation):
     assert torch.allclose(with_grad, without, atol=1e-6)
     with_grad.sum().backward()
     assert logits.grad[1, :2].abs().sum() == 0 and logits.grad[1, 2:5].abs().sum() > 0
+
+
+def test_bfloat16_precision_is_the_splade_formula_in_bf16_arithmetic(splade_tiny, encoder):
+    """precision="bfloat16": the literal formula over the model's own logits under CPU bf16 autocast (an
+    independent path), not float32's numbers though close to them; training through it gives float32
+    gradients to the float32 weights."""
+    bf16 = load_encoder(splade_tiny, precision="bfloat16")
+    texts = ["Statin use and breast cancer survival", "what causes heart disease " * 6, "x"]
+    batch = bf16.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model_logits(bf16, **batch).float()
+    literal = (torch.log1p(torch.relu(logits)) * batch["attention_mask"].unsqueeze(-1)).amax(dim=1)
+    ours, float32 = bf16.encode_queries(texts).to_dense_torch(), encoder.encode_queries(texts).to_dense_torch()
+    assert (ours - literal).abs().max() < 0.03
+    assert 1e-3 < (ours - float32).abs().max() < 0.2
+    assert ((ours > 0) == (float32 > 0)).float().mean() > 0.999
+    try:
+        bf16.forward(texts, is_query=True).sum().backward()
+        grad = bf16.network.get_output_embeddings().weight.grad
+        assert grad.dtype == torch.float32 and grad.abs().sum() > 0
+    finally:
+        bf16.network.zero_grad(set_to_none=True)
+
+
+def test_bfloat16_precision_goes_with_torch_only(splade_tiny):
+    with pytest.raises(LsrError, match="precision 'bfloat16' is torch's: not with runtime 'onnx'"):
+        load_encoder(splade_tiny, runtime="onnx", precision="bfloat16")
+    with pytest.raises(LsrError, match="precision must be one of auto, float32, bfloat16"):
+        load_encoder(splade_tiny, precision="float16")
+
+
+def test_a_model_spec_sets_settings_on_the_command_line(tmp_path, splade_tiny, encoder):
+    """`-m MODEL:precision=bfloat16` (the spec `lsr beir -m` takes) in `lsr encode`; a bad value, one line."""
+    from tests.conftest import run_cli
+
+    plain = run_cli("encode", "-m", splade_tiny, "heart disease causes", "--json").output
+    spec = run_cli("encode", "-m", f"{splade_tiny}:precision=bfloat16", "heart disease causes", "--json")
+    assert spec.exit_code == 0, spec.output
+    assert json.loads(spec.output)["terms"] != json.loads(plain)["terms"]
+    assert json.loads(spec.output)["terms"].keys() & {"heart", "disease"} == {"heart", "disease"}
+    bad = run_cli("encode", "-m", f"{splade_tiny}:precision=float8", "x")
+    assert bad.exit_code == 2 and "precision must be one of" in bad.output

@@ -25,7 +25,8 @@ SUFFIXES = (".jsonl", ".parquet")
 
 @click.command()
 @click.argument("texts", nargs=-1)
-@click.option("-m", "--model", required=True, help="Model folder or hub id.")
+@click.option("-m", "--model", required=True,
+              help="Model folder or hub id; MODEL:key=value,... sets encoder settings (e.g. precision=bfloat16).")
 @click.option("--query/--doc", "is_query", default=True, help="Encode as queries (default) or as documents.")
 @click.option("-n", "--top", default=20, show_default=True, type=click.IntRange(min=1),
               help="Terms printed per text.")
@@ -47,9 +48,9 @@ def encode(texts: tuple[str, ...], model: str, is_query: bool, top: int, as_json
     elif not texts:
         raise LsrError("give TEXTS to encode, or --input FILE with -o OUT")
 
-    from lsr.models import load_encoder
+    from lsr.models.registry import load_encoder_spec
 
-    encoder = load_encoder(model, batch_size=batch_size)
+    encoder = load_encoder_spec(model, batch_size=batch_size)
     if source is not None:
         count = _encode_file(encoder, source, Path(output), is_query)
         click.echo(f"encoded {count} {'queries' if is_query else 'documents'} into {output}")

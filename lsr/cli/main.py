@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from lsr.indexing.backends import SearchBackend
 
 if TYPE_CHECKING:
     from lsr.indexing.pruning import Pruning
+    from lsr.models import Encoder
 
 
 GLOBAL_FLAGS = ("-q", "--quiet")
@@ -115,7 +118,8 @@ def output_options(what: str, **path: bool):
 @click.argument("corpus")
 @output_options("Index folder", file_okay=False)
 @click.option("-m", "--model", show_default="none: give --bm25",
-              help="Model folder or hub id for an impact index.")
+              help="Model folder or hub id for an impact index; MODEL:key=value,... sets encoder settings "
+                   "(e.g. precision=bfloat16).")
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
 @click.option("--scale", default=100.0, help="Impact = round(weight * scale).")
 @click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Encoding batch size.")
@@ -180,16 +184,19 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
     if bm25:
         report = build_bm25_index(corpus, out, k1=k1, b=b, threads=threads, overwrite=overwrite)
     else:
-        from lsr.models import load_encoder
+        from lsr.models.registry import load_encoder_spec, parse_model_spec
 
-        settings = {"batch_size": batch_size, "doc_max_length": doc_max_length, "long_docs": long_docs}
+        # A picklable maker of the encoder (Ray actors call it), MODEL's own settings overridden by options.
+        load = functools.partial(load_encoder_spec, model, batch_size=batch_size, doc_max_length=doc_max_length,
+                                 long_docs=long_docs)
+        model = parse_model_spec(model)[0]
         pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
         if sharded:
-            _index_sharded(corpus, out, model, settings, scale=scale, pruning=pruning, shard_size=shard_size,
+            _index_sharded(corpus, out, model, load, scale=scale, pruning=pruning, shard_size=shard_size,
                            shards=shards or 1, ray_address=ray_address, workers=workers,
                            gpus_per_worker=gpus_per_worker, threads=threads, overwrite=overwrite)
             return
-        report = build_impact_index(corpus, out, model, encoder=load_encoder(model, **settings), scale=scale,
+        report = build_impact_index(corpus, out, model, encoder=load(), scale=scale,
                                     pruning=pruning, shard_size=shard_size or DEFAULT_SHARD_SIZE, threads=threads,
                                     overwrite=overwrite, progress=show_progress())
     info = report.info
@@ -200,24 +207,21 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
         build_seismic(out, threads=threads)
 
 
-def _index_sharded(corpus: str, out: str, model: str, settings: dict, *, scale: float, pruning: Pruning,
-                   shard_size: int | None, shards: int, ray_address: str | None, workers: int, gpus_per_worker: float, threads: int,
-                   overwrite: bool) -> None:
+def _index_sharded(corpus: str, out: str, model: str, load: Callable[[], Encoder], *, scale: float,
+                   pruning: Pruning, shard_size: int | None, shards: int, ray_address: str | None, workers: int,
+                   gpus_per_worker: float, threads: int, overwrite: bool) -> None:
     """`lsr index --shards/--ray`: a sharded impact index, built here or on the Ray cluster."""
-    import functools
-
     from lsr.distributed.shards import build_sharded_index_from_corpus
-    from lsr.models import load_encoder
 
     if ray_address is not None:
         from lsr.distributed.encode import import_ray
 
         import_ray()  # missing now, with the extra to install, not after loading anything
     manifest = build_sharded_index_from_corpus(
-        corpus, out, model, num_shards=shards, load=functools.partial(load_encoder, model, **settings), scale=scale,
-        pruning=pruning, shard_size=shard_size, use_ray=ray_address is not None, address=ray_address,
-        workers=workers, cpus_per_worker=threads, gpus_per_worker=gpus_per_worker, cpus_per_shard=threads,
-        threads=threads, overwrite=overwrite, progress=show_progress())
+        corpus, out, model, num_shards=shards, load=load, scale=scale, pruning=pruning, shard_size=shard_size,
+        use_ray=ray_address is not None, address=ray_address, workers=workers, cpus_per_worker=threads,
+        gpus_per_worker=gpus_per_worker, cpus_per_shard=threads, threads=threads, overwrite=overwrite,
+        progress=show_progress())
     info = manifest.index
     click.echo(f"indexed {info.num_docs} documents into {out} (impact, {len(manifest.shards)} shards)")
     click.echo(f"average postings per document: {info.avg_postings_per_doc:.1f}")
@@ -233,7 +237,7 @@ def _index_sharded(corpus: str, out: str, model: str, settings: dict, *, scale: 
 @click.option("--split", default="test", help="Queries split for a BEIR folder.")
 @click.option("-k", "--hits", "k", type=int, show_default="1000; 10 with --text", help="Documents per query.")
 @click.option("--query-model", show_default="the model the index records",
-              help="Another query encoder (same vocabulary).")
+              help="Another query encoder (same vocabulary); MODEL:key=value,... sets its settings.")
 @click.option("-m", "--model", "old_model", hidden=True)
 @click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Query encoding batch size.")
 @click.option("--threads", type=int, show_default="up to 4", help="Search threads.")
@@ -284,9 +288,9 @@ def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads
               backend: SearchBackend):
     encoder = None
     if model:
-        from lsr.models import load_encoder
+        from lsr.models.registry import load_encoder_spec
 
-        encoder = load_encoder(model, batch_size=batch_size)
+        encoder = load_encoder_spec(model, batch_size=batch_size)
     searcher = backend.open(index_dir, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
         searcher.encoder.config.batch_size = batch_size

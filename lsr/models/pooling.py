@@ -83,9 +83,18 @@ class SpladePooling(nn.Module):
 
 
 def head_max(hidden: torch.Tensor, head: nn.Linear, spans: Sequence[Span]) -> torch.Tensor:
-    """[rows, vocab]: max over each row's span of `head(hidden)`, computed row by row (see `_HeadMax`)."""
+    """[rows, vocab]: max over each row's span of `head(hidden)`, computed row by row (see `_HeadMax`).
+
+    Under autocast, the head's weights are cast to its dtype once per batch (differentiably), not once
+    per row as autocast would inside the loop."""
     bounds = torch.tensor(spans, dtype=torch.long).view(-1, 2)
-    return _HeadMax.apply(hidden, head.weight, head.bias, bounds)
+    weight, bias, device = head.weight, head.bias, hidden.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        hidden, weight = hidden.to(dtype), weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
+    with torch.autocast(device, enabled=False):
+        return _HeadMax.apply(hidden, weight, bias, bounds)
 
 
 class _HeadMax(torch.autograd.Function):

@@ -9,6 +9,7 @@ beside it: OpenSearch's inference-free layout), a sentence-transformers folder b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,35 @@ def _infer_kind(folder: Path) -> str:
                    f"lsr reads *ForMaskedLM or *ForCausalLM folders, GGUF folders or folders with lsr.json)")
 
 
+def load_encoder_spec(spec: str, device: str | None = None, **overrides: Any) -> Encoder:
+    """`load_encoder` of a `MODEL` or `MODEL:key=value,...` spec (`parse_model_spec`); `overrides` that
+    are not None replace the spec's settings."""
+    model, settings = parse_model_spec(spec)
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    return load_encoder(model, device=device, **settings)
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """`MODEL` or `MODEL:key=value,key=value` (encoder settings) as (model, settings).
+
+    Values read as int or float where they parse so, else as text: `splade:long_docs=first,doc_max_length=256`.
+    """
+    match = re.fullmatch(r"(.+?):([A-Za-z_]\w*=.*)", spec)
+    if match is None:
+        return spec, {}
+    model, settings = match.group(1), {}
+    for pair in match.group(2).split(","):
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise LsrError(f"{spec}: expected MODEL:key=value,key=value, got {pair!r}")
+        settings[key.strip()] = _number_or_text(value.strip())
+    return model, settings
+
+
+def _number_or_text(value: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

@@ -16,6 +16,7 @@ from lsr.models.pooling import ACTIVATIONS, POOLINGS
 
 LONG_DOC_MODES = ("windows", "first")
 RUNTIMES = ("torch", "onnx", "onnx-int8")   # masked-LM SPLADE's inference engine (lsr.models.onnx_runtime)
+PRECISIONS = ("auto", "float32", "bfloat16")  # masked-LM SPLADE's torch arithmetic (lsr.models.device.autocast)
 DTYPES = ("float32", "bfloat16", "float16")
 
 S = TypeVar("S", bound="Settings")
@@ -72,9 +73,17 @@ class SpladeSettings(Settings):
     pooling: str = "max"
     activation: str = "relu"
     runtime: str = "torch"          # "onnx" / "onnx-int8": encode with ONNX Runtime on the CPU (fp32 / int8)
+    precision: str = "auto"         # "auto": bf16 autocast on a GPU that has it, else float32; "bfloat16": bf16
+                                    # autocast on any device (CPUs with AMX / AVX-512 BF16); "float32": never
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.runtime != "torch" and self.precision == "bfloat16":
+            raise LsrError(f"precision 'bfloat16' is torch's: not with runtime {self.runtime!r}")
 
     def _choices(self) -> dict[str, tuple]:
-        return {"long_docs": LONG_DOC_MODES, "pooling": POOLINGS, "activation": ACTIVATIONS, "runtime": RUNTIMES}
+        return {"long_docs": LONG_DOC_MODES, "pooling": POOLINGS, "activation": ACTIVATIONS, "runtime": RUNTIMES,
+                "precision": PRECISIONS}
 
 
 @dataclass

@@ -115,9 +115,9 @@ class SpladeEncoder(Encoder):
 
     def _weights(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[rows, vocab] weights of a padded batch (padding on one side, as the tokenizer puts it)."""
-        with autocast(self.device):
+        with autocast(self.device, self.config.precision):  # the vocabulary projection in the pooling included
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        return self.pooling(logits, mask_spans(mask), self.head)
+            return self.pooling(logits, mask_spans(mask), self.head)
 
 
 def special_affixes(tokenizer) -> tuple[list[int], list[int]]:

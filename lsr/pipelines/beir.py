@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,7 +35,7 @@ from lsr.indexing.index_info import INFO_FILE, IndexInfo
 from lsr.indexing.search import Searcher
 from lsr.indexing.stats import cost_stats, index_mb
 from lsr.models import Encoder, load_encoder
-from lsr.models.registry import check_settings
+from lsr.models.registry import check_settings, parse_model_spec
 
 log = logging.getLogger(__name__)
 BM25 = "bm25"
@@ -49,32 +48,6 @@ class System:
     name: str
     model: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """`MODEL` or `MODEL:key=value,key=value` (encoder settings) as (model, settings).
-
-    Values read as int or float where they parse so, else as text: `splade:long_docs=first,doc_max_length=256`.
-    """
-    match = re.fullmatch(r"(.+?):([A-Za-z_]\w*=.*)", spec)
-    if match is None:
-        return spec, {}
-    model, settings = match.group(1), {}
-    for pair in match.group(2).split(","):
-        key, equals, value = pair.partition("=")
-        if not equals or not key.strip():
-            raise LsrError(f"{spec}: expected MODEL:key=value,key=value, got {pair!r}")
-        settings[key.strip()] = _number_or_text(value.strip())
-    return model, settings
-
-
-def _number_or_text(value: str) -> int | float | str:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def systems_for(models: Sequence[str]) -> list[System]:
