@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -35,9 +36,10 @@ PRUNING = Pruning(doc_top_k=40, query_top_k=8)
 def corpus(tmp_path_factory, scifact) -> Path:
     """SciFact's first documents and queries, plus a blank document and one of control characters only."""
     folder = cut_beir(scifact, tmp_path_factory.mktemp("mut-corpus"), NUM_DOCS, 8)
-    with open(folder / "corpus.jsonl", "a") as f:
-        f.write(json.dumps({"_id": "blank", "title": "", "text": "   "}) + "\n")
-        f.write(json.dumps({"_id": "control", "title": "\x01", "text": "\x1f\t"}) + "\n")
+    lines = (folder / "corpus.jsonl").read_text().splitlines(keepends=True)
+    blank = [json.dumps({"_id": "blank", "title": "", "text": "   "}) + "\n",
+             json.dumps({"_id": "control", "title": "\x01", "text": "\x1f\t"}) + "\n"]
+    (folder / "corpus.jsonl").write_text("".join(lines[:3] + blank + lines[3:]))  # in the first of 3 shards
     return folder
 
 
@@ -305,6 +307,7 @@ def test_impact_metadata_counts_and_postings(impact, corpus, splade_tiny, encode
     assert info.avg_postings_per_doc == round(sum(map(len, docs.values())) / len(ids), 2)
     assert info.scale == SCALE and Pruning.from_dict(info.pruning) == PRUNING
     assert info.corpus == str(corpus) and info.vocab_fingerprint == encoder.fingerprint
+    assert info.model == os.path.relpath(Path(splade_tiny).resolve(), impact.resolve())
     assert Path(info.model_location(impact)).resolve() == Path(splade_tiny).resolve()
     assert info.encoder_kind == encoder.kind and info.encoder_settings == encoder.settings
     assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"} and all(v > 0 for v in info.speed.values())
@@ -356,3 +359,99 @@ def test_temporaries_left_by_killed_builds_are_removed(tmp_path, corpus):
     build_bm25_index(str(corpus), out)
     assert not any(p.exists() for p in stale) and keep.exists()
     assert sorted(p.name for p in out.iterdir()) == sorted([INFO_FILE, LUCENE_DIR, keep.name])
+
+
+# --- added for the second batch of survivors ------------------------------------------------------------
+
+def test_single_term_queries_are_searched_and_k_1_is_allowed(impact, queries, encoder, splade_tiny):
+    """Query pruning to one term per query: every query still searches (with exact scores); k = 1 is a
+    valid depth for `search_vectors`."""
+    pruning = Pruning(doc_top_k=PRUNING.doc_top_k, query_top_k=1)
+    searcher = Searcher(impact, encoder, pruning=pruning)
+    docs = doc_impacts(impact)
+    run = searcher.search(queries[:-2], 1000)
+    vectors = searcher.encode_queries(queries[:-2])
+    assert set(vectors.nnz_per_row().tolist()) == {1}
+    matched = 0
+    for i, query in enumerate(queries[:-2]):
+        terms, weights = vectors.row(i)
+        expected = brute_force(dict(zip(terms.tolist(), weights.tolist())), docs)
+        assert as_integers(run[query.id]) == expected
+        matched += bool(expected)
+    assert matched >= 3
+    assert searcher.search_vectors(vectors, 1000) == run
+    top1 = searcher.search_vectors(vectors, 1)
+    assert all(hits == run[query_id][:1] for query_id, hits in top1.items())
+
+
+def test_search_prepared_defaults_to_ten_hits_and_the_fallback_honours_k(bm25, monkeypatch):
+    searcher = Searcher(bm25)
+    prepared = searcher.prepare_query("cell protein")
+    many = searcher.search_prepared(prepared, 30)
+    assert len(many) > 11 and searcher.search_prepared(prepared) == many[:10]
+    no_helper(monkeypatch)
+    fallback = Searcher(bm25)
+    assert fallback.search_prepared(prepared, 30) == many and fallback._bulk is False
+
+
+def test_single_query_scores_of_the_bulk_searcher_are_anserinis_simple_searcher_floats(impact, queries,
+                                                                                       monkeypatch):
+    texts = [q.text for q in queries[:-2]]
+    with_helper = [Searcher(impact).search_one(text, 50, raw=True) for text in texts]
+    no_helper(monkeypatch)
+    simple = Searcher(impact)
+    assert [simple.search_one(text, 50, raw=True) for text in texts] == with_helper
+
+
+def test_no_warning_when_no_query_is_empty(bm25, queries, caplog):
+    with caplog.at_level(logging.WARNING):
+        Searcher(bm25).search(queries[:-2], 10)
+    assert "empty" not in caplog.text
+
+
+def test_search_returns_1000_hits_by_default(tmp_path):
+    docs = [{"_id": f"d{i:04d}", "title": "", "text": f"okapi w{i}"} for i in range(1003)]
+    corpus = write_beir(tmp_path / "c", docs, [], [])
+    build_bm25_index(str(corpus), tmp_path / "idx")
+    run = Searcher(tmp_path / "idx").search([Query("q", "okapi")])
+    assert len(run["q"]) == 1000
+
+
+def test_search_vectors_returns_1000_hits_by_default(tmp_path, encoder, splade_tiny):
+    """An impact index of 1003 one-term documents (written from vectors, no encoding): a one-term query
+    vector gets 1000 hits by default, with the exact integer scores."""
+    from lsr.indexing.lucene import write_impact_index
+
+    n, term = 1003, encoder.vocab.index("cell")
+    weights = (np.arange(n) % 7 + 1) / 10.0
+    vectors = SparseVectors([f"d{i:04d}" for i in range(n)], np.arange(n + 1), np.full(n, term), weights,
+                            len(encoder.vocab))
+    index = tmp_path / "idx"
+    (index / VECTORS_DIR).mkdir(parents=True)
+    vectors.to_parquet(index / VECTORS_DIR / "part-00000.parquet")
+    stats = write_impact_index(shard_paths(index / VECTORS_DIR), encoder.vocab, 100.0, index / LUCENE_DIR)
+    assert (stats.num_docs, stats.num_empty, stats.postings) == (n, 0, n)
+    IndexInfo("impact", n, 0, "c", model=str(splade_tiny), vocab_fingerprint=encoder.fingerprint,
+              scale=100.0).save(index)
+    searcher = Searcher(index, encoder)
+    query = SparseVectors(["q"], np.array([0, 1]), np.array([term]), np.array([3]), len(encoder.vocab), scale=100.0)
+    hits = searcher.search_vectors(query)["q"]
+    assert len(hits) == 1000
+    assert sorted(round(score) for _, score in hits)[-1] == 3 * 70 and round(hits[-1][1]) == 3 * 10
+
+
+def test_a_hub_model_is_recorded_by_its_id_and_a_local_one_relative_to_the_index(tmp_path):
+    from lsr.indexing.build import _model_name
+
+    (tmp_path / "model").mkdir()
+    assert _model_name("org/some-model", tmp_path / "idx") == "org/some-model"
+    assert _model_name(tmp_path / "model", tmp_path / "idx") == os.path.join("..", "model")
+
+
+def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
+    corpus = write_beir(tmp_path / "c", [{"_id": "a", "title": "", "text": " "},
+                                         {"_id": "b", "title": "\x02", "text": ""}], [], [])
+    build_bm25_index(str(corpus), tmp_path / "idx")
+    info = IndexInfo.read(tmp_path / "idx")
+    assert (info.num_docs, info.num_empty) == (2, 2)
+    assert Searcher(tmp_path / "idx").search([Query("q", "okapi")], 10) == {"q": []}
