@@ -211,6 +211,14 @@ def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
     return [{"id": doc, "score": score} for doc, score in run_hits]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start a local Ray cluster `ray_cluster`: CI runs them in a pytest process of
+    their own (after a cluster's shutdown, whole-SciFact SPLADE encoding in the same process crashed)."""
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray_cluster)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A Ray cluster of a head and a worker node (separate raylets) on this machine, shut down at the end."""
