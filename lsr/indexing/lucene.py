@@ -73,7 +73,7 @@ def write_impact_index_with_anserini(shards: Sequence[Path], vocab: Sequence[str
         for vectors, path in _quantized_shards(shards, scale, pruning, stats):
             _write_vector_jsonl(vectors, vocab, Path(tmp) / f"{path.stem}.jsonl")
         _index_collection(Path(tmp), out, stats.num_docs - stats.num_empty, threads,
-                          ["-collection", "JsonVectorCollection", "-impact", "-pretokenized"])
+                          ["-collection", "JsonVectorCollection", "-impact", "-pretokenized", "-optimize"])
     return stats
 
 
@@ -119,8 +119,8 @@ def write_bm25_index(docs: Iterable[Document], out: Path, *, threads: int = 2) -
                 num_docs += 1
                 num_blank += not text.strip(JAVA_TRIMMED)
                 f.write(json.dumps({"id": doc.id, "contents": text}) + "\n")
-        _index_collection(Path(tmp), out, num_docs - num_blank, threads,
-                          ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator"])
+        _index_collection(Path(tmp), out, num_docs - num_blank, threads, ["-collection", "JsonCollection",
+                          "-generator", "DefaultLuceneDocumentGenerator", "-optimize"])
     return num_docs, num_blank
 
 

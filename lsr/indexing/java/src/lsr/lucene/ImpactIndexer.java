@@ -32,14 +32,14 @@ import org.apache.lucene.util.BytesRef;
 /**
  * Writes a Lucene impact index from arrays of quantized document vectors, for lsr's Python side.
  *
- * <p>The index is the one Anserini's IndexCollection writes from a JsonVectorCollection with
- * {@code -impact -pretokenized} (what lsr ran before): per document a stored, indexed "id" string
- * with the id as binary doc values, and a "contents" field indexed with documents and frequencies,
- * with norms, not stored, in which term t has frequency = its impact; the writer uses Anserini's
- * ImpactSimilarity (norms), no compound files. Anserini gets those frequencies by writing each term
- * impact times into a text and tokenizing it on whitespace (some 10,000 tokens for a typical SPLADE
- * document); here each term is one token that carries its frequency (TermFrequencyAttribute), which
- * gives the same postings, document lengths and norms. Documents without terms are left out, as
+ * <p>The index is the one Anserini's IndexCollection writes from a JsonVectorCollection with {@code
+ * -impact -pretokenized -optimize} (what lsr ran before): one segment; per document a stored, indexed
+ * "id" string with the id as binary doc values, and a "contents" field indexed with documents and
+ * frequencies, with norms, not stored, in which term t has frequency = its impact; the writer uses
+ * Anserini's ImpactSimilarity (norms), no compound files. Anserini gets those frequencies by writing
+ * each term impact times into a text and tokenizing it on whitespace (some 10,000 tokens for a typical
+ * SPLADE document); here each term is one token that carries its frequency (TermFrequencyAttribute),
+ * which gives the same postings, document lengths and norms. Documents without terms are left out, as
  * Anserini leaves out empty contents.
  */
 public final class ImpactIndexer implements Closeable {
@@ -133,11 +133,15 @@ public final class ImpactIndexer implements Closeable {
     return added;
   }
 
-  /** Commits the index and closes it. */
+  /**
+   * Merges the index into one segment (as Anserini's {@code -optimize}: a query then looks up each
+   * term once and ranks in one pass, which makes single queries faster), commits it and closes it.
+   */
   @Override
   public void close() throws IOException {
     pool.shutdownNow();
     try {
+      writer.forceMerge(1);
       writer.commit();
       writer.close();
     } finally {
