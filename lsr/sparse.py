@@ -8,6 +8,7 @@ exactly when its weights are integers.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import os
 import warnings
@@ -198,14 +199,18 @@ class SparseVectors:
         """Integer impacts round(w * scale) as int32; entries that round to 0 are dropped."""
         if self.is_quantized:
             raise ValueError(f"vectors are already quantized (scale={self.scale})")
-        if not (np.isfinite(scale) and scale > 0):
+        if not (math.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a positive number, got {scale}")
-        if (self.values < 0).any():
+        if self.values.size and self.values.min() < 0:
             raise ValueError("cannot quantize negative weights (impact indexes need weights >= 0)")
         impacts = np.rint(self.values.astype(np.float64) * scale)
         if impacts.size and impacts.max() > _INT32_MAX:
             raise ValueError(f"weight {self.values.max()} times scale {scale} overflows int32")
-        return self._keep(impacts != 0, impacts.astype(np.int32), scale)
+        keep = impacts != 0
+        if keep.all():  # the common case for a query: nothing rounds to 0, the layout stays
+            return SparseVectors.unchecked(self.ids, self.indptr, self.indices, impacts.astype(np.int32),
+                                           self.vocab_size, scale)
+        return self._keep(keep, impacts.astype(np.int32), scale)
 
     @classmethod
     def from_dense(cls, matrix: torch.Tensor | np.ndarray, ids: Sequence[str]) -> SparseVectors:

@@ -12,6 +12,7 @@ import pytest
 from lsr.data import read_qrels, read_queries
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
+from lsr.indexing.pruning import Pruning
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.idf import load_idf
@@ -152,3 +153,32 @@ def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):
     ndcg = evaluate(run, read_qrels(mini_scifact, "test"), ["nDCG@10"]).values["nDCG@10"]
     print(f"mini-SciFact nDCG@10, splade-tiny documents (32 tokens) + OpenSearch IDF queries: {ndcg:.4f}")
     assert ndcg > 0.3
+    pruned = Searcher(tmp_path / "index", searcher.encoder, pruning=Pruning(query_top_k=2))
+    prepared = pruned.prepare_query(queries[0].text)
+    assert prepared.nnz_per_row().tolist() == [2]
+    assert prepared.to_dicts(short.vocab) == short.encode_queries([queries[0].text]).prune(top_k=2).quantize(
+        100.0).to_dicts(short.vocab)
+
+
+def test_quantized_queries_equal_the_quantized_vectors(encoder, scifact):
+    texts = [q.text for q in read_queries(scifact, "test")] + QUERIES + ["", "  ", "[CLS]"]
+    ids = [f"q{i}" for i in range(len(texts))]
+    for scale in (100.0, 37.0, 0.5):  # at 0.5 most weights round to 0 and are left out
+        fast, slow = encoder.encode_quantized_queries(texts, ids, scale=scale), encoder.encode_queries(texts, ids)
+        slow = slow.quantize(scale)
+        assert fast.ids == slow.ids and fast.scale == slow.scale == scale and fast.vocab_size == slow.vocab_size
+        for field in ("indptr", "indices", "values"):
+            assert np.array_equal(getattr(fast, field), getattr(slow, field)), (scale, field)
+            assert getattr(fast, field).dtype == getattr(slow, field).dtype, (scale, field)
+    cold = InferenceFreeEncoder(encoder.doc_encoder, encoder.table)
+    cold.token_cache = None  # a tokenizer the chunk cache cannot serve: one tokenizer call per batch
+    assert cold.encode_quantized_queries(texts, ids, scale=100.0).to_dicts(encoder.vocab) == \
+        encoder.encode_quantized_queries(texts, ids, scale=100.0).to_dicts(encoder.vocab)
+
+
+def test_tables_quantize_refuses_refuse_only_the_queries_holding_those_terms(encoder):
+    for table, error in (({"heart": 2.0, "disease": -1.0}, "negative"), ({"heart": 2.0, "disease": 3e7}, "overflow")):
+        odd = InferenceFreeEncoder(encoder.doc_encoder, table)
+        assert odd.encode_quantized_queries(["heart"], scale=100.0).to_dicts(odd.vocab) == [{"heart": 200}]
+        with pytest.raises(ValueError, match=error):
+            odd.encode_quantized_queries(["heart disease"], scale=100.0)

@@ -22,6 +22,10 @@ class Pruning:
     query_top_k: int | None = None
     query_threshold: float | None = None
 
+    @property
+    def prunes_queries(self) -> bool:
+        return self.query_top_k is not None or self.query_threshold is not None
+
     def docs(self, vectors: SparseVectors) -> SparseVectors:
         return _prune(vectors, self.doc_top_k, self.doc_threshold)
 

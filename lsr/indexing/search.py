@@ -150,9 +150,11 @@ class Searcher:
 
     def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
         """The quantized query vectors this impact index is searched with."""
-        vectors = self.encoder.encode_queries([q.text for q in queries], [q.id for q in queries],
-                                              progress=progress)
-        return self.pruning.queries(vectors).quantize(self.info.scale)
+        texts, ids = [q.text for q in queries], [q.id for q in queries]
+        if self.pruning.prunes_queries:
+            vectors = self.encoder.encode_queries(texts, ids, progress=progress)
+            return self.pruning.queries(vectors).quantize(self.info.scale)
+        return self.encoder.encode_quantized_queries(texts, ids, scale=self.info.scale, progress=progress)
 
     def query_terms(self, queries: Sequence[Query]) -> list[set[str]]:
         """The index terms each query is searched with (analyzed tokens for BM25)."""

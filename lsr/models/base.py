@@ -102,6 +102,11 @@ class Encoder(ABC):
         """Encode queries; blank texts give empty vectors."""
         return self._encode_keeping_blanks(texts, ids, is_query=True, progress=progress)
 
+    def encode_quantized_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, *, scale: float,
+                                 progress: bool = False) -> SparseVectors:
+        """`encode_queries(texts, ids).quantize(scale)`: the vectors an impact index is searched with."""
+        return self.encode_queries(texts, ids, progress=progress).quantize(scale)
+
     def encode_docs(self, texts: Sequence[str], ids: Sequence[str] | None = None,
                     *, progress: bool = False) -> SparseVectors:
         """Encode documents; blank texts give empty vectors (they match nothing)."""
