@@ -16,7 +16,11 @@ from lsr.models.token_cache import ChunkTokenCache, splits_at_spaces
 # replacement characters, punctuation, digits, an emoji, characters whose lowercase is longer.
 ALPHABET = "aZeE\u00e9\u0301\u0308 \t\n\r\u00a0\u3000\u2003\x00\x07\x1c\ufffd\u03a3\u03c3\u03c2\u0391\u4e2d\u6587" \
            ".,-()[]'\"#$19\U0001F600\u00df\u0130\u00a8"
-TEXTS = st.text(alphabet=ALPHABET, max_size=40) | st.text(max_size=30)
+WORDS = ["[CLS]", "[cls]", "x[SEP]y", "[MASK]", "[unused1]", "Immunohistochemistry", "q" * 120, "(TNF)-alpha,",
+         "p<0.05", "IL-6", "e\u0301t\u00e9", "\t", ""]
+TEXTS = (st.text(alphabet=ALPHABET, max_size=40) | st.text(max_size=30)
+         | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)  # printable ASCII
+         | st.lists(st.sampled_from(WORDS) | st.text(alphabet="aB1.-[] ", max_size=6), max_size=8).map("".join))
 
 
 @pytest.fixture(scope="module")
