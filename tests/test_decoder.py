@@ -327,3 +327,13 @@ def test_logit_threshold_calibration_leaves_the_asked_number_of_terms(arch, tmp_
     again = load_encoder(tmp_path / "model")
     assert again.config.logit_threshold == pytest.approx(threshold)
     assert np.allclose(again.encode_docs(TEXTS).values, sparse.values, atol=1e-6)
+
+
+def test_overlapped_encoding_gives_the_same_vectors(encoder, monkeypatch):
+    from lsr.models import decoder, splade
+
+    plain = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=2)).encode_docs(TEXTS)
+    real = splade.encode_in_length_order
+    monkeypatch.setattr(decoder, "encode_in_length_order", lambda *a, **k: real(*a, **{**k, "overlap": True}))
+    ahead = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=2)).encode_docs(TEXTS)
+    assert torch.equal(plain.to_dense_torch(), ahead.to_dense_torch())

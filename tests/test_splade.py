@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 from lsr.errors import LsrError
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
+from lsr.models.splade import encode_in_length_order
 from tests.conftest import model_logits
 
 
@@ -203,3 +205,52 @@ def test_a_model_spec_sets_settings_on_the_command_line(tmp_path, splade_tiny, e
     assert json.loads(spec.output)["terms"].keys() & {"heart", "disease"} == {"heart", "disease"}
     bad = run_cli("encode", "-m", f"{splade_tiny}:precision=float8", "x")
     assert bad.exit_code == 2 and "precision must be one of" in bad.output
+
+
+def test_batches_are_prepared_ahead_while_the_model_runs():
+    """With overlap (what a GPU gets), batch i+1 is padded on a second thread while batch i is in the
+    model; the vectors are those of the plain loop."""
+    lengths = [5, 1, 4, 2, 3, 6, 2]  # batches of 2, longest first: rows (5, 0), (2, 4), (3, 6), (1,)
+    terms = [str(t) for t in range(8)]
+    prepared: dict[int, threading.Event] = {}
+    threads: dict[str, set[str]] = {"prepare": set(), "pooled": set()}
+
+    def prepare(rows):
+        threads["prepare"].add(threading.current_thread().name)
+        prepared.setdefault(int(rows[0]), threading.Event()).set()
+        return torch.tensor([[float(r + 1) if t == r else 0.0 for t in range(8)] for r in rows])
+
+    def pooled(batch):
+        threads["pooled"].add(threading.current_thread().name)
+        return batch
+
+    plain = encode_in_length_order(lengths, 2, prepare, pooled, progress=False)
+    assert plain.to_dicts(terms) == [{str(r): r + 1.0} for r in range(7)]
+    following = {5: 2, 2: 3, 3: 1}  # first row of a batch -> first row of the next
+
+    def pooled_waiting(batch):
+        first = next(r for r in range(7) if batch[0, r] > 0)
+        if first in following:  # the next batch is being prepared while this one is in the model
+            assert prepared.setdefault(following[first], threading.Event()).wait(timeout=30)
+        return pooled(batch)
+
+    prepared.clear()
+    threads = {"prepare": set(), "pooled": set()}
+    ahead = encode_in_length_order(lengths, 2, prepare, pooled_waiting, progress=False, overlap=True)
+    assert ahead.to_dicts(terms) == plain.to_dicts(terms)
+    assert threads == {"prepare": {"lsr-batches_0"}, "pooled": {threading.main_thread().name}}
+
+
+def test_overlapped_encoding_gives_the_same_vectors(encoder, monkeypatch):
+    from lsr.models import splade
+
+    texts = [f"document {i} about " + "protein folding " * (i % 7) for i in range(11)]
+    plain = encoder.encode_docs(texts)
+    real = splade.encode_in_length_order
+    monkeypatch.setattr(splade, "encode_in_length_order", lambda *a, **k: real(*a, **{**k, "overlap": True}))
+    encoder.config.batch_size = 3
+    try:
+        ahead = encoder.encode_docs(texts)
+    finally:
+        encoder.config.batch_size = 32
+    assert np.array_equal(plain.indices, ahead.indices) and np.allclose(plain.values, ahead.values, atol=1e-5)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from lsr.errors import LsrError
@@ -24,7 +23,7 @@ from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.device import autocast, pick_device
 from lsr.models.pooling import SpladePooling, defer_head
 from lsr.models.settings import DecoderSettings
-from lsr.models.splade import encode_in_length_order
+from lsr.models.splade import encode_in_length_order, pinned
 from lsr.sparse import SparseVectors
 
 TEXT_SLOT = "{text}"
@@ -42,6 +41,15 @@ class Prompt:
     ids: list[int]
     start: int
     stop: int
+
+
+@dataclass(frozen=True)
+class PaddedPrompts:
+    """A batch of prompts as right-padded tensors (on the CPU) and the prompts themselves."""
+
+    input_ids: torch.Tensor
+    attention: torch.Tensor
+    prompts: list[Prompt]
 
 
 class DecoderSpladeEncoder(Encoder):
@@ -181,30 +189,36 @@ class DecoderSpladeEncoder(Encoder):
         blank = next((i for i, p in enumerate(prompts) if p.start == p.stop), None)
         if blank is not None:
             raise ValueError(f"text {blank} has no tokens: nothing to pool")
-        return self._pool(prompts)
+        return self._pool(self._pad(prompts))
 
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         prompts = self.prompts(texts, is_query=is_query)
 
-        def pooled(rows: np.ndarray) -> torch.Tensor:
+        def pooled(batch: PaddedPrompts) -> torch.Tensor:
             with torch.inference_mode():
-                return self._pool([prompts[i] for i in rows])
+                return self._pool(batch)
 
-        return encode_in_length_order([len(p.ids) for p in prompts], self.config.batch_size, pooled,
-                                      progress=progress)
+        return encode_in_length_order([len(p.ids) for p in prompts], self.config.batch_size,
+                                      lambda rows: self._pad([prompts[i] for i in rows]), pooled,
+                                      progress=progress, overlap=self.device.type == "cuda")
 
-    def _pool(self, prompts: list[Prompt]) -> torch.Tensor:
-        """Right-padded batch (positions count from 0 in every row), pooled over each text's last copy;
-        special tokens get weight 0."""
+    def _pad(self, prompts: list[Prompt]) -> PaddedPrompts:
+        """Right-padded batch (positions count from 0 in every row), built on the CPU."""
         length = max(len(p.ids) for p in prompts)
         input_ids = torch.full((len(prompts), length), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), length), dtype=torch.long)
         for row, prompt in enumerate(prompts):
             input_ids[row, :len(prompt.ids)] = torch.tensor(prompt.ids, dtype=torch.long)
             attention[row, :len(prompt.ids)] = 1
+        return PaddedPrompts(pinned(input_ids, self.device), pinned(attention, self.device), prompts)
+
+    def _pool(self, batch: PaddedPrompts) -> torch.Tensor:
+        """The batch's weights, pooled over each text's last copy; special tokens get weight 0."""
+        prompts, length = batch.prompts, batch.input_ids.shape[1]
         first = min(p.start for p in prompts)  # logits are computed only from here on
         with autocast(self.device):
-            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+            logits = self.model(input_ids=batch.input_ids.to(self.device, non_blocking=True),
+                                attention_mask=batch.attention.to(self.device, non_blocking=True),
                                 use_cache=False, logits_to_keep=length - first).logits
         spans = [(p.start - first, p.stop - first) for p in prompts]
         return self.pooling(logits, spans, self.head).index_fill(1, self._silent_ids, 0.0)

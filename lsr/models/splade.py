@@ -6,9 +6,11 @@ Sum pooling and OpenSearch's doubly saturated log(1 + log(1 + ReLU)) are setting
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -92,14 +94,18 @@ class SpladeEncoder(Encoder):
 
         onnx = self._onnx_session()
 
-        def pooled(rows: np.ndarray) -> torch.Tensor:
+        def padded(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
             batch = self.tokenizer.pad({"input_ids": [windows[i] for i in rows]}, return_tensors="pt")
-            if onnx is not None:
-                return onnx(batch["input_ids"], batch["attention_mask"])
-            with torch.inference_mode():
-                return self._weights(batch["input_ids"], batch["attention_mask"])
+            return pinned(batch["input_ids"], self.device), pinned(batch["attention_mask"], self.device)
 
-        vectors = encode_in_length_order([len(w) for w in windows], config.batch_size, pooled, progress=progress)
+        def pooled(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            if onnx is not None:
+                return onnx(*batch)
+            with torch.inference_mode():
+                return self._weights(*batch)
+
+        vectors = encode_in_length_order([len(w) for w in windows], config.batch_size, padded, pooled,
+                                         progress=progress, overlap=self.device.type == "cuda")
         if len(windows) == len(texts):
             return vectors
         return vectors.group_max(owners, [str(i) for i in range(len(texts))])
@@ -116,7 +122,8 @@ class SpladeEncoder(Encoder):
     def _weights(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[rows, vocab] weights of a padded batch (padding on one side, as the tokenizer puts it)."""
         with autocast(self.device, self.config.precision):  # the vocabulary projection in the pooling included
-            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logits = self.model(input_ids=input_ids.to(self.device, non_blocking=True),
+                                attention_mask=mask.to(self.device, non_blocking=True)).logits
             return self.pooling(logits, mask_spans(mask), self.head)
 
 
@@ -137,14 +144,28 @@ def split_windows(ids: list[int], size: int, overlap: int | None) -> list[list[i
     return [ids[start:start + size] for start in range(0, len(ids) - size + step, step)]
 
 
-def encode_in_length_order(lengths: Sequence[int], batch_size: int,
-                           pooled: Callable[[np.ndarray], torch.Tensor], *, progress: bool) -> SparseVectors:
-    """Sparse rows of `pooled(rows)` over batches of row numbers taken longest first (little padding),
-    returned in input order; `lengths` are the rows' token counts."""
+def encode_in_length_order(lengths: Sequence[int], batch_size: int, prepare: Callable[[np.ndarray], Any],
+                           pooled: Callable[[Any], torch.Tensor], *, progress: bool,
+                           overlap: bool = False) -> SparseVectors:
+    """Sparse rows of `pooled(prepare(rows))` over batches of row numbers taken longest first (little
+    padding), returned in input order; `lengths` are the rows' token counts. `prepare` builds a batch
+    on the CPU, `pooled` runs the model on it. With `overlap` (on a GPU), the next batch is prepared on
+    a second thread while the model runs on this one."""
     order = np.argsort([-n for n in lengths], kind="stable")
+    batches = [order[start:start + batch_size] for start in range(0, len(lengths), batch_size)]
     parts = []
-    starts = range(0, len(lengths), batch_size)
-    for start in tqdm(starts, desc="encode", unit="batch", disable=not progress, leave=False):
-        rows = order[start:start + batch_size]
-        parts.append(SparseVectors.from_dense(pooled(rows), [str(i) for i in rows]))
+    with ThreadPoolExecutor(1, thread_name_prefix="lsr-batches") if overlap else contextlib.nullcontext() as pool:
+        ahead = pool.submit(prepare, batches[0]) if overlap and batches else None
+        for number, rows in enumerate(tqdm(batches, desc="encode", unit="batch", disable=not progress, leave=False)):
+            if ahead is None:
+                batch = prepare(rows)
+            else:
+                batch = ahead.result()
+                ahead = pool.submit(prepare, batches[number + 1]) if number + 1 < len(batches) else None
+            parts.append(SparseVectors.from_dense(pooled(batch), [str(row) for row in rows]))
     return SparseVectors.concat(parts).select(np.argsort(order, kind="stable"))
+
+
+def pinned(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` in page-locked memory when it goes to a GPU (so the copy runs asynchronously)."""
+    return tensor.pin_memory() if device.type == "cuda" else tensor
