@@ -212,8 +212,8 @@ def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that start a local Ray cluster `ray_cluster`: CI runs them in a pytest process of
-    their own (after a cluster's shutdown, whole-SciFact SPLADE encoding in the same process crashed)."""
+    """Mark the tests that start a local Ray cluster `ray_cluster`: CI runs and times them as a stage of
+    their own."""
     for item in items:
         if "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.ray_cluster)

@@ -54,3 +54,25 @@ def test_signals_stay_with_python_after_the_jvm_starts(tmp_path):
         assert process.wait(timeout=30) == (0 if expected else -signal.SIGTERM)
         assert (expected or "") in rest
     assert not list(tmp_path.glob("hs_err_pid*.log"))
+
+
+def test_the_jvm_keeps_its_fault_handlers_when_something_resets_them(tmp_path):
+    """`ray.shutdown` in a Ray driver resets SIGSEGV, SIGILL and SIGFPE to SIG_DFL (RayLog::UninstallSignalAction);
+    `ray.init` installs Ray's crash reporter over them. HotSpot faults on purpose (a safepoint poll in compiled
+    code, armed by each GC), so its next fault then killed the process: exit -11, no hs_err file, no traceback.
+    lsr puts the JVM's handlers back on its way into Java."""
+    code = ("import ctypes, signal, threading, time\nfrom lsr.indexing.jvm import jclass\n"
+            "jclass('java.lang.System')\n"
+            "libc = ctypes.CDLL(None)\n"
+            "for sig in (signal.SIGSEGV, signal.SIGFPE, signal.SIGILL):\n"
+            "    libc.signal(sig, ctypes.c_void_p(0))  # SIG_DFL, as ray.shutdown leaves them\n"
+            "System, BigInteger = jclass('java.lang.System'), jclass('java.math.BigInteger')\n"
+            "done = threading.Event()\n"
+            "def collect():\n    while not done.is_set():\n        System.gc()\n        time.sleep(0.02)\n"
+            "collector = threading.Thread(target=collect)\ncollector.start()\n"
+            "end = time.monotonic() + 5\n"
+            "while time.monotonic() < end:\n    BigInteger.valueOf(3).pow(200000).toString()  # compiled loops\n"
+            "done.set()\ncollector.join()\nprint('survived', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+    assert not list(tmp_path.glob("hs_err_pid*.log"))

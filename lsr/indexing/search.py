@@ -27,7 +27,7 @@ from lsr.errors import LsrError
 from lsr.runs import Run, read_trec_run
 from lsr.indexing.bulk import BulkSearcher
 from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
-from lsr.indexing.jvm import HelperUnavailable, jclass
+from lsr.indexing.jvm import HelperUnavailable, jclass, keep_signal_handlers
 from lsr.indexing.pruning import Pruning
 from lsr.sparse import SparseVectors
 
@@ -248,6 +248,7 @@ class Searcher:
         return ["-bm25", "-bm25.k1", k1, "-bm25.b", b]
 
     def _simple_searcher(self):
+        keep_signal_handlers()
         if self._simple is None:
             if self.info.kind == "impact":
                 self._simple = jclass("io.anserini.search.SimpleImpactSearcher")(str(self.lucene_dir))
