@@ -455,3 +455,502 @@ def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
     info = IndexInfo.read(tmp_path / "idx")
     assert (info.num_docs, info.num_empty) == (2, 2)
     assert Searcher(tmp_path / "idx").search([Query("q", "okapi")], 10) == {"q": []}
+
+
+# --- third batch: a mutation run over lsr/indexing at 3165aff (bulk, build, lucene, backends,
+# encode_corpus, sharded search) --------------------------------------------------------------------------
+
+def test_every_query_lucene_refuses_is_named_with_lucenes_reason(impact, queries, encoder, caplog):
+    """Two queries over Lucene's 1024-clause limit among others: both get no hits, the others their exact
+    hits, and the warning names each refused query with the reason Lucene gave."""
+    searcher = Searcher(impact)
+    vectors = searcher.encode_queries(queries[:3])
+    vocab_size, docs = vectors.vocab_size, doc_impacts(impact)
+
+    def huge(name, first):
+        return SparseVectors([name], np.array([0, 1100]), np.arange(first, first + 1100, dtype=np.int32),
+                             np.ones(1100, np.int32), vocab_size, vectors.scale)
+    batch = SparseVectors.concat([huge("huge-a", 1000), vectors.select([0]), huge("huge-b", 3000),
+                                  vectors.select([1, 2])])
+    with caplog.at_level(logging.WARNING):
+        run = searcher.search_vectors(batch, 1000)
+    assert run["huge-a"] == [] and run["huge-b"] == []
+    for i, query in enumerate(queries[:3]):
+        assert as_integers(run[query.id]) == brute_force(impacts_of(vectors)[i], docs)
+    warning = next(r.getMessage() for r in caplog.records if "Lucene refused" in r.getMessage())
+    assert "Lucene refused 2 queries" in warning
+    reasons = dict(part.split(": ", 1) for part in warning.split("SearchCollection): ", 1)[1].split("; "))
+    assert set(reasons) == {"huge-a", "huge-b"}
+    for reason in reasons.values():
+        assert reason.startswith("org.apache.lucene.") and "TooManyClauses" in reason
+        assert reason.endswith("maxClauseCount is set to 1024")
+
+
+def test_an_index_whose_lucene_folder_is_broken_is_an_error_naming_the_search(bm25, queries, tmp_path):
+    broken = Path(shutil.copytree(bm25, tmp_path / "broken"))
+    shutil.rmtree(broken / LUCENE_DIR)
+    (broken / LUCENE_DIR).mkdir()
+    message = error_of(lambda: Searcher(broken).search(queries, 10))
+    assert message.startswith("Lucene search failed: ") and "IndexNotFound" in message
+
+
+class _JavaBytes:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def tostring(self) -> bytes:
+        return self.data
+
+
+class _JavaSearcherStandIn:
+    """Stands in for the Java BulkSearcher class (lsr.lucene.BulkSearcher) with a given doc id table."""
+
+    def __init__(self, table: bytes, max_doc: int):
+        self.table, self.max_doc = table, max_doc
+
+    def bm25(self, *args):
+        return self
+
+    def docIds(self):  # noqa: N802 (the Java method's name)
+        return _JavaBytes(self.table)
+
+    def maxDoc(self):  # noqa: N802
+        return self.max_doc
+
+
+@pytest.mark.parametrize("table, max_doc, read", [(b"a\nb\n", 3, 2), (b"a\nb\nc\n", 2, 3), (b"a\nb\nc", 2, 2)])
+def test_a_doc_id_table_that_does_not_fit_the_index_is_refused(table, max_doc, read, monkeypatch, tmp_path):
+    """BulkSearcher checks the doc id table Java sends (one id per line, a newline after each) against the
+    index's document count before mapping Lucene doc numbers to ids."""
+    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: _JavaSearcherStandIn(table, max_doc))
+    message = error_of(lambda: bulk.BulkSearcher(tmp_path, 1, bm25=("0.9", "0.4")))
+    assert message == f"{tmp_path}: read {read} doc ids for {max_doc} documents"
+    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: _JavaSearcherStandIn(b"a\nb\n", 2))
+    assert bulk.BulkSearcher(tmp_path, 1, bm25=("0.9", "0.4"))._ids.tolist() == ["a", "b"]
+
+
+# --- backends.py --------------------------------------------------------------------------------------
+
+def test_search_backends_are_checked_and_described_as_given():
+    from lsr.indexing.backends import SearchBackend
+
+    assert error_of(lambda: SearchBackend("faiss")) == "unknown search backend 'faiss': one of lucene, seismic"
+    assert SearchBackend().describe() == {"name": "lucene"}
+    assert SearchBackend("seismic", query_cut=7, heap_factor=0.5).describe() == {"name": "seismic", "query_cut": 7,
+                                                                                 "heap_factor": 0.5}
+    assert SearchBackend(ray="10.0.0.1:6379").describe() == {"name": "lucene", "ray": "10.0.0.1:6379"}
+
+
+@pytest.fixture(scope="module")
+def sharded_impact(tmp_path_factory, impact, encoder) -> Path:
+    """The impact index's vectors (3 Parquet files) as a sharded index of 2 shards."""
+    from lsr.distributed.shards import shard_index
+
+    out = tmp_path_factory.mktemp("mut-sharded") / "idx"
+    shard_index(impact, out, num_shards=2, encoder=encoder, progress=False)
+    return out
+
+
+def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(impact, sharded_impact, encoder, queries,
+                                                                        tmp_path):
+    from lsr.distributed.search import ShardedSearcher
+    from lsr.indexing.backends import SearchBackend, SeismicParams
+
+    single = SearchBackend().open(impact, encoder, threads=3)
+    assert type(single) is Searcher and single.encoder is encoder and single.threads == 3
+    sharded = SearchBackend().open(sharded_impact, encoder, threads=3)
+    assert type(sharded) is ShardedSearcher and sharded.encoder is encoder
+    assert [shard.searcher.threads for shard in sharded._shards] == [3, 3]
+    assert sharded.search(queries, 20) == single.search(queries, 20)
+    sharded.close()
+    assert "is a sharded index, searched with Lucene: not with --backend seismic" in error_of(
+        lambda: SearchBackend("seismic").open(sharded_impact, encoder))
+    assert "--ray searches a sharded index" in error_of(lambda: SearchBackend(ray="auto").open(impact, encoder))
+    pytest.importorskip("seismic")
+    from lsr.indexing.seismic import SeismicSearcher, build_seismic_index
+
+    copy = Path(shutil.copytree(impact, tmp_path / "with-seismic"))
+    build_seismic_index(copy, SeismicParams(n_postings=100_000, summary_energy=1.0), threads=1)
+    found = SearchBackend("seismic", query_cut=7, heap_factor=0.5).open(copy, encoder, threads=3)
+    assert type(found) is SeismicSearcher and found.encoder is encoder and found.index_dir == copy
+    assert (found.query_cut, found.heap_factor, found.threads) == (7, 0.5, 3)
+
+
+# --- build.py, lucene.py, encode_corpus.py with a tiny random masked LM (fast to encode) ---------------
+
+TINY_WORDS = ["heart", "disease", "liver", "glucose", "cell", "protein", "gene", "blood"]
+TINY_SCALE = 10.0
+TINY_PRUNING = Pruning(doc_top_k=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_mlm(tmp_path_factory) -> Path:
+    from tests.conftest import make_tiny_mlm
+
+    return make_tiny_mlm(tmp_path_factory.mktemp("mut-mlm") / "mlm", TINY_WORDS)
+
+
+def tiny_docs(count: int) -> list:
+    from lsr.data import Document
+
+    return [Document(f"t{i:02d}", " ".join(TINY_WORDS[i % 8:] + TINY_WORDS[:i % 8][:i % 3])) for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory, tiny_mlm):
+    """12 documents built into an impact index (doc_top_k 3, scale 10, shards of 5), and the build's
+    wall-clock time."""
+    import time
+
+    corpus = write_beir(tmp_path_factory.mktemp("mut-tiny-corpus"),
+                        [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
+    out = tmp_path_factory.mktemp("mut-tiny") / "idx"
+    start = time.perf_counter()
+    report = build_impact_index(str(corpus), out, tiny_mlm, scale=TINY_SCALE, pruning=TINY_PRUNING, shard_size=5,
+                                progress=False)
+    return out, report, time.perf_counter() - start
+
+
+def pruned_impacts(index: Path, top_k: int | None, scale: float) -> dict[str, dict[int, int]]:
+    """Each document's top_k largest weights (ties: lower term id) of the shards, round(weight * scale),
+    zeros dropped."""
+    found = {}
+    for path in shard_paths(index / VECTORS_DIR):
+        vectors = SparseVectors.read_parquet(path)
+        for i, doc_id in enumerate(vectors.ids):
+            terms, weights = vectors.row(i)
+            entries = sorted(zip(terms.tolist(), weights.tolist()), key=lambda e: (-e[1], e[0]))[:top_k]
+            found[doc_id] = {t: round(w * scale) for t, w in entries if round(w * scale)}
+    return found
+
+
+def every_term_query(vocab_size: int, scale: float) -> SparseVectors:
+    return SparseVectors(["all"], np.array([0, vocab_size]), np.arange(vocab_size), np.ones(vocab_size, np.int64),
+                         vocab_size, scale=scale)
+
+
+def test_an_impact_build_writes_the_pruning_it_records_and_times_its_steps(tiny_build):
+    out, report, elapsed = tiny_build
+    info = IndexInfo.read(out)
+    assert report.info == info and report.encoded_docs == 12
+    full = pruned_impacts(out, None, TINY_SCALE)
+    assert max(map(len, full.values())) > TINY_PRUNING.doc_top_k  # the pruning removes postings
+    docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
+    assert info.avg_postings_per_doc == round(sum(map(len, docs.values())) / 12, 2)
+    vocab_size = len(load_encoder(info.model_location(out)).vocab)
+    hits = Searcher(out).search_vectors(every_term_query(vocab_size, TINY_SCALE), 100)["all"]
+    assert as_integers(hits) == brute_force({t: 1 for t in range(vocab_size)}, docs)
+    # each rate is over a part of the build: at least the documents over the whole build's time
+    assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"}
+    assert all(12 / elapsed <= rate for rate in info.speed.values())
+
+
+def test_a_bm25_build_times_its_indexing(tmp_path):
+    import time
+
+    corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
+    start = time.perf_counter()
+    build_bm25_index(str(corpus), tmp_path / "idx")
+    elapsed = time.perf_counter() - start
+    assert 12 / elapsed <= IndexInfo.read(tmp_path / "idx").speed["index_docs_per_s"]
+
+
+def test_a_bm25_build_killed_after_lucene_finished_is_completed_by_a_rerun(tmp_path, queries):
+    """Killed once Lucene's folder is in place but before lsr-index.json: the rerun writes Lucene again
+    over it and completes the index."""
+    corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
+    out = tmp_path / "idx"
+    build_bm25_index(str(corpus), out)
+    expected = Searcher(out).search([Query("q", "liver glucose")], 20)
+    (out / INFO_FILE).unlink()
+    build_bm25_index(str(corpus), out)
+    assert IndexInfo.read(out).num_docs == 12 and count_docs(out / LUCENE_DIR) == 12
+    assert Searcher(out).search([Query("q", "liver glucose")], 20) == expected != {"q": []}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "idx"] and not list(out.glob(".*"))
+
+
+def test_the_anserini_fallback_writes_the_index_and_counts_of_lsrs_indexer(tiny_build, tmp_path, monkeypatch):
+    from lsr.indexing import lucene
+
+    out, _, _ = tiny_build
+    vocab = load_encoder(IndexInfo.read(out).model_location(out)).vocab
+    shards = shard_paths(out / VECTORS_DIR)
+    ours = lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "ours", pruning=TINY_PRUNING)
+    deep = tmp_path / "new" / "deeper" / "theirs"  # folders created
+    theirs = lucene.write_impact_index_with_anserini(shards, vocab, TINY_SCALE, deep, pruning=TINY_PRUNING)
+    docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
+    assert ours == theirs == ImpactStats(12, sum(not d for d in docs.values()), sum(map(len, docs.values())))
+    searcher = Searcher(out)
+    query = every_term_query(len(vocab), TINY_SCALE)
+    expected = searcher.search_vectors(query, 100)
+    for lucene_dir in (tmp_path / "ours", deep):
+        searcher.close()
+        searcher.lucene_dir = lucene_dir
+        assert searcher.search_vectors(query, 100) == expected
+    monkeypatch.setattr(lucene, "impact_indexer_class", lambda: None)
+    assert lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "fallback", pruning=TINY_PRUNING) == ours
+    searcher.close()
+    searcher.lucene_dir = tmp_path / "fallback"
+    assert searcher.search_vectors(query, 100) == expected
+
+
+def test_resuming_an_encoding_counts_the_finished_shards_and_names_the_first_changed_document(tmp_path, tiny_mlm):
+    from lsr.data import Document
+    from lsr.indexing.encode_corpus import encode_corpus
+
+    encoder = load_encoder(tiny_mlm, batch_size=4)
+    folder = tmp_path / "new" / "deeper" / "vectors"  # parents created
+    first = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    assert (first.num_docs, first.encoded_now) == (10, 10)
+    assert [SparseVectors.read_parquet(p).ids for p in shard_paths(folder)] == [
+        [d.id for d in tiny_docs(10)[i:i + 3]] for i in range(0, 10, 3)]
+    again = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    assert (again.num_docs, again.encoded_now) == (10, 0)
+    shard_paths(folder)[-1].unlink()
+    rest = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    assert (rest.num_docs, rest.encoded_now) == (10, 1)
+    changed = tiny_docs(10)
+    changed[7] = Document("other", changed[7].text)
+    message = error_of(lambda: encode_corpus(changed, encoder, folder, model_name="mlm", shard_size=3,
+                                             progress=False))
+    assert message == (f"{shard_paths(folder)[2]}: the corpus changed since this shard was written (ids differ "
+                       f"near document 7); use a new output folder or --overwrite")
+
+
+def test_a_refused_resume_names_each_difference_with_both_values(tmp_path, tiny_mlm):
+    from lsr.indexing.encode_corpus import MANIFEST, check_manifest
+
+    encoder = load_encoder(tiny_mlm, doc_max_length=32)
+    check_manifest(tmp_path, encoder, "mlm")
+    other = load_encoder(tiny_mlm, doc_max_length=48)
+    assert error_of(lambda: check_manifest(tmp_path, other, "elsewhere/mlm")) == (
+        f"{tmp_path}: holds vectors from another model or settings (model: 'mlm' there, 'elsewhere/mlm' now; "
+        f"settings.doc_max_length: 32 there, 48 now); use a new output folder or --overwrite")
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["settings"]["retired"] = 1
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    assert error_of(lambda: check_manifest(tmp_path, encoder, "mlm")) == (
+        f"{tmp_path}: holds vectors from another model or settings (settings.retired: 1 there, None now); "
+        f"use a new output folder or --overwrite")
+    del manifest["settings"]["retired"], manifest["settings"]["precision"]  # written before the setting existed
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    check_manifest(tmp_path, encoder, "mlm")
+
+
+# --- sharded search (lsr/distributed/search.py) -------------------------------------------------------
+
+def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(impact, sharded_impact, encoder, queries,
+                                                                        tmp_path, caplog):
+    """With its recorded model gone, a sharded index searched with an encoder given
+    loads no model; its runs, single-query hits (default 10, raw or scaled) and the empty-query warning are
+    the single index's; a query pruning given is the one used."""
+    from lsr.distributed.search import ShardedSearcher
+
+    moved = Path(shutil.copytree(sharded_impact, tmp_path / "moved"))
+    for path in [moved / "lsr-sharded-index.json", *moved.glob("*/" + INFO_FILE)]:  # the model is gone
+        raw = json.loads(path.read_text())
+        (raw["index"] if "index" in raw else raw)["model"] = "/nonexistent/splade-tiny"
+        path.write_text(json.dumps(raw))
+    assert "model not found" in str(pytest.raises(LsrError, ShardedSearcher, moved).value)
+    single = Searcher(impact, encoder)
+    expected = single.search(queries, 30)
+    with ShardedSearcher(moved, encoder) as sharded:
+        with caplog.at_level(logging.WARNING):
+            assert sharded.search(queries, 30) == expected
+        warned = [r.getMessage() for r in caplog.records if r.name == "lsr.distributed.search"]
+        assert len(warned) == 1 and warned[0].startswith(f"2 of {len(queries)} queries are empty")
+        for query in queries[:-2]:
+            assert sharded.search_one(query.text, 5, raw=True) == single.search_one(query.text, 5, raw=True)
+            hits = sharded.search_one(query.text)
+            assert hits == single.search_one(query.text) and len(hits) == min(10, len(expected[query.id]))
+        assert max(len(hits) for hits in expected.values()) > 10
+    pruning = Pruning(query_top_k=1)
+    with ShardedSearcher(moved, encoder, pruning=pruning) as pruned:
+        assert pruned.pruning == pruning
+        assert pruned.search(queries, 30) == Searcher(impact, encoder, pruning=pruning).search(queries, 30) != expected
+
+
+def test_a_sharded_index_of_one_shard_is_searched_as_its_single_index(impact, encoder, queries, tmp_path):
+    from lsr.distributed.search import ShardedSearcher
+    from lsr.distributed.shards import shard_index
+
+    shard_index(impact, tmp_path / "one", num_shards=1, encoder=encoder, progress=False)
+    with ShardedSearcher(tmp_path / "one", encoder) as one:
+        assert one.search(queries, 30) == Searcher(impact, encoder).search(queries, 30)
+
+
+def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(tmp_path, encoder, splade_tiny):
+    """2500 one-term documents in 2 shards, the first shard's impacts all higher: the top 2000 take 1250
+    hits from one shard; `search` returns 1000 hits by default, `search_one` 10."""
+    from lsr.distributed.search import ShardedSearcher
+    from lsr.distributed.shards import build_sharded_index
+    from lsr.indexing.encode_corpus import check_manifest, shard_path
+
+    n, half, term = 2500, 1250, encoder.vocab.index("cell")
+    ids = [f"d{i:04d}" for i in range(n)]
+    weights = np.where(np.arange(n) < half, 0.5 + np.arange(n) % 5 / 10, 0.1 + np.arange(n) % 3 / 10)
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    for part, rows in enumerate((np.arange(half), np.arange(half, n))):
+        SparseVectors([ids[i] for i in rows], np.arange(len(rows) + 1), np.full(len(rows), term), weights[rows],
+                      len(encoder.vocab)).to_parquet(shard_path(vectors, part))
+    check_manifest(vectors, encoder, str(splade_tiny))
+    build_sharded_index(vectors, tmp_path / "idx", splade_tiny, num_shards=2, encoder=encoder, progress=False)
+    impacts = {doc: round(w * 100) for doc, w in zip(ids, weights.tolist())}
+    expected = sorted(impacts.items(), key=lambda hit: (-hit[1], hit[0]))[:2000]
+    query = SparseVectors(["q"], np.array([0, 1]), np.array([term]), np.array([1]), len(encoder.vocab), scale=100.0)
+    with ShardedSearcher(tmp_path / "idx", encoder) as searcher:
+        assert as_integers(searcher.search_vectors(query, 2000)["q"]) == expected
+        assert sum(doc < ids[half] for doc, _ in expected) == half
+        assert len(searcher.search_vectors(query)["q"]) == 1000
+        assert len(searcher.search([Query("q", "cell")])["q"]) == 1000
+        assert len(searcher.search_one("cell")) == 10
+    searcher.close()  # closing again is harmless
+
+
+def test_merged_shard_runs_rank_and_score_as_one_index():
+    """Queries found in one shard only keep that shard's hits and scores; hits from several are ranked by
+    score then id and tied scores lowered as Anserini does, in float32 (a step of 1e-6 vanishes at 3e6)."""
+    from lsr.distributed.merge import MAX_MERGED_K, merge_runs
+
+    first = {"first": [("x", 4.0), ("y", 3.999999)], "both": [("a", 9.0), ("c", 5.0)], "big": [("p", 3e6)]}
+    second = {"both": [("b", 7.0), ("d", 5.0)], "second": [("z", 2.0)], "none": [], "big": [("o", 3e6)]}
+    merged = merge_runs([first, second], ["first", "both", "second", "none", "big"], 4)
+    assert merged == {"first": [("x", 4.0), ("y", 3.999999)], "second": [("z", 2.0)], "none": [],
+                      "both": [("a", 9.0), ("b", 7.0), ("c", 5.0), ("d", 4.999999)],
+                      "big": [("o", 3e6), ("p", 3e6)]}
+    assert merge_runs([first, second], ["both", "first"], 1) == {"both": [("a", 9.0)], "first": [("x", 4.0)]}
+    assert merge_runs([first, second], ["both"], MAX_MERGED_K)["both"] == merged["both"]
+    assert "at most 500000" in error_of(lambda: merge_runs([first], ["both"], MAX_MERGED_K + 1))
+
+
+def test_merged_scores_of_long_tied_runs_are_printed_as_java_prints_them():
+    """Over 19,532 hits tied at a score in [2^16, 2^17) step down to x.9765625 (float32), a 6-decimal
+    rounding tie that Java's %f rounds half up (the 6th digit even: round-half-even would differ)."""
+    from lsr.distributed.merge import run_scores
+    from lsr.indexing import jvm
+
+    java = jvm.bulk_searcher_class()
+    for score in (65537, 99999, 131071):
+        raw = np.full(25_000, score, np.float32)
+        adjusted = raw.tolist()
+        java.adjustTies(adjusted)  # in place (pyjnius copies the array back)
+        assert run_scores(raw).tolist() == list(java.asPrinted(adjusted))
+    assert run_scores(np.full(25_000, 65537, np.float32))[-1] == 65536.976563
+
+
+# --- search.py (functions the first run did not cover) ------------------------------------------------
+
+def test_a_searcher_loads_the_model_with_the_settings_the_index_records(tmp_path, tiny_mlm):
+    encoder = load_encoder(tiny_mlm, query_max_length=4)
+    corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(6)], [], [])
+    build_impact_index(str(corpus), tmp_path / "idx", tiny_mlm, encoder=encoder, scale=TINY_SCALE, progress=False)
+    searcher = Searcher(tmp_path / "idx")
+    assert searcher.encoder.settings == encoder.settings
+    text = " ".join(TINY_WORDS * 3)
+    truncated = impacts_of(encoder.encode_queries([text]).quantize(TINY_SCALE))
+    assert impacts_of(searcher.encode_queries([Query("q", text)])) == truncated
+    assert impacts_of(load_encoder(tiny_mlm).encode_queries([text]).quantize(TINY_SCALE)) != truncated
+
+
+def test_anserinis_path_returns_1000_hits_by_default(tmp_path):
+    docs = [{"_id": f"d{i:04d}", "title": "", "text": f"okapi w{i}"} for i in range(1003)]
+    build_bm25_index(str(write_beir(tmp_path / "c", docs, [], [])), tmp_path / "idx")
+    assert len(Searcher(tmp_path / "idx").search_with_anserini([Query("q", "okapi")])["q"]) == 1000
+
+
+def test_single_queries_default_to_ten_hits_and_reopen_after_close_without_the_helper(bm25, monkeypatch):
+    searcher = Searcher(bm25)
+    many = searcher.search_one("cell protein", 30)
+    assert len(many) > 10 and searcher.search_one("cell protein") == many[:10]
+    no_helper(monkeypatch)
+    fallback = Searcher(bm25)
+    assert fallback.search_one("cell protein", 30) == many
+    fallback.close()
+    assert fallback.search_one("cell protein", 30) == many and fallback._bulk is False
+
+
+def test_lucene_refusing_a_document_is_an_error_naming_the_indexing(tiny_build, tmp_path):
+    """Vectors whose term ids lie beyond the vocabulary given: Java throws while adding them."""
+    from lsr.indexing import lucene
+
+    out, _, _ = tiny_build
+    message = error_of(lambda: lucene.write_impact_index(shard_paths(out / VECTORS_DIR), ["[PAD]", "[UNK]"],
+                                                         TINY_SCALE, tmp_path / "lucene"))
+    assert message.startswith("Lucene indexing failed: ") and not (tmp_path / "lucene").exists()
+
+
+def test_the_input_folder_a_killed_build_leaves_is_removed_by_the_next(tmp_path, corpus):
+    """Anserini's input is written to a temporary folder beside the Lucene folder; one a build killed with
+    SIGKILL left (never cleaned up) is removed by the next build of that index."""
+    from lsr.indexing import lucene
+
+    out = tmp_path / "idx"
+    out.mkdir()
+    left = lucene._work_folder(out / LUCENE_DIR)
+    left._finalizer.detach()  # what SIGKILL leaves: no cleanup
+    path = Path(left.name)
+    assert path.parent == out and path.is_dir()
+    build_bm25_index(str(corpus), out)
+    assert not path.exists() and IndexInfo.read(out).num_docs == NUM_DOCS + 2
+
+
+# --- sharded indexes (lsr/distributed/shards.py) ------------------------------------------------------
+
+def test_shard_groups_split_the_files_nearest_the_even_split_points():
+    from lsr.distributed.shards import plan_groups
+
+    assert plan_groups([5], 1) == [range(0, 1)]
+    assert plan_groups([1, 1, 1, 10], 2) == [range(0, 3), range(3, 4)]  # split points 6.5 of 13: after 3
+    assert plan_groups([10, 1, 1, 1], 3) == [range(0, 1), range(1, 2), range(2, 4)]
+    assert plan_groups([1, 1, 1, 1, 10], 3) == [range(0, 3), range(3, 4), range(4, 5)]  # every shard a file
+
+
+def test_a_sharded_manifest_reads_back_and_names_what_is_wrong(sharded_impact, tmp_path):
+    from lsr.distributed.shards import SHARDED_INFO_FILE, ShardedIndexInfo
+
+    manifest = ShardedIndexInfo.read(sharded_impact)
+    assert manifest.format_version == 1 and [shard.folder for shard in manifest.shards] == ["shard-00000",
+                                                                                            "shard-00001"]
+    raw = json.loads((sharded_impact / SHARDED_INFO_FILE).read_text())
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    for version in (None, 2):  # written before the field existed; a later format
+        changed = {key: value for key, value in raw.items() if key != "format_version"}
+        if version is not None:
+            changed["format_version"] = version
+        (folder / SHARDED_INFO_FILE).write_text(json.dumps(changed))
+        found = ShardedIndexInfo.read(folder)
+        assert found.format_version == (version or 1) and found.shards == manifest.shards
+    assert error_of(lambda: ShardedIndexInfo.read(tmp_path)) == (
+        f"{tmp_path}: not a complete sharded lsr index (no {SHARDED_INFO_FILE}; an interrupted sharded build "
+        f"resumes when run again)")
+    (folder / SHARDED_INFO_FILE).write_text("{")
+    assert error_of(lambda: ShardedIndexInfo.read(folder)).startswith(
+        f"{folder / SHARDED_INFO_FILE}: unreadable sharded index metadata (JSONDecodeError(")
+
+
+def test_a_sharded_build_from_vectors_records_no_corpus_runs_here_and_refuses_to_overwrite(
+        tiny_build, tiny_mlm, tmp_path, monkeypatch):
+    import lsr.distributed.shards as shards
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("a build not asked to use Ray used it")
+
+    monkeypatch.setattr(shards, "_build_on_ray", no_ray)
+    vectors, out = tiny_build[0] / VECTORS_DIR, tmp_path / "new" / "idx"
+    manifest = shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=2, progress=False)  # model loaded
+    assert manifest.index.corpus == "" and shards.ShardedIndexInfo.read(out) == manifest
+    assert [shard.num_docs for shard in manifest.shards] == [5, 7]
+    (out / "stray.txt").write_text("x")
+    encoder = load_encoder(tiny_mlm)
+    assert "already there" in error_of(lambda: shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=2,
+                                                                          encoder=encoder, progress=False))
+    assert (out / "stray.txt").exists() and shards.ShardedIndexInfo.read(out) == manifest
+    rebuilt = shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=3, encoder=encoder, overwrite=True,
+                                         progress=False)
+    assert [shard.num_docs for shard in rebuilt.shards] == [5, 5, 2] and shards.ShardedIndexInfo.read(out) == rebuilt
+    (tmp_path / "empty").mkdir()
+    assert error_of(lambda: shards.build_sharded_index(tmp_path / "empty", tmp_path / "other", tiny_mlm,
+                                                       num_shards=2, encoder=encoder, progress=False)) == (
+        f"{tmp_path / 'empty'}: no Parquet vectors (part-*.parquet) to index")
