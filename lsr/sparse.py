@@ -173,6 +173,8 @@ class SparseVectors:
         """The entries where `keep` is true, with `values` (default: the current ones; int32 with a
         `scale`, float32 without) and `scale`. Valid by construction: a row's kept terms still ascend."""
         values = self.values if values is None else values
+        if keep.all():  # the common case for a query: nothing left out, the layout stays
+            return SparseVectors.unchecked(self.ids, self.indptr, self.indices, values, self.vocab_size, scale)
         kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])  # kept entries before each position
         return SparseVectors.unchecked(self.ids, kept_before[self.indptr], self.indices[keep], values[keep],
                                        self.vocab_size, scale)
@@ -206,11 +208,7 @@ class SparseVectors:
         impacts = np.rint(self.values.astype(np.float64) * scale)
         if impacts.size and impacts.max() > _INT32_MAX:
             raise ValueError(f"weight {self.values.max()} times scale {scale} overflows int32")
-        keep = impacts != 0
-        if keep.all():  # the common case for a query: nothing rounds to 0, the layout stays
-            return SparseVectors.unchecked(self.ids, self.indptr, self.indices, impacts.astype(np.int32),
-                                           self.vocab_size, scale)
-        return self._keep(keep, impacts.astype(np.int32), scale)
+        return self._keep(impacts != 0, impacts.astype(np.int32), scale)
 
     @classmethod
     def from_dense(cls, matrix: torch.Tensor | np.ndarray, ids: Sequence[str]) -> SparseVectors:

@@ -114,9 +114,7 @@ class Encoder(ABC):
 
     def _encode_keeping_blanks(self, texts: Sequence[str], ids: Sequence[str] | None,
                                *, is_query: bool, progress: bool) -> SparseVectors:
-        ids = [str(i) for i in range(len(texts))] if ids is None else list(ids)
-        if len(ids) != len(texts):
-            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        ids = row_ids(ids, len(texts))
         filled = [i for i, t in enumerate(texts) if t.strip()]
         if not filled:
             return _empty_rows(ids, len(self.vocab))
@@ -128,6 +126,14 @@ class Encoder(ABC):
         nnz[filled] = np.diff(encoded.indptr)
         indptr = np.concatenate([[0], np.cumsum(nnz)])
         return SparseVectors(ids, indptr, encoded.indices, encoded.values, encoded.vocab_size)
+
+
+def row_ids(ids: Sequence[str] | None, count: int) -> list[str]:
+    """`ids` as a list (default "0", "1", …), checked to name `count` rows."""
+    ids = [str(i) for i in range(count)] if ids is None else list(ids)
+    if len(ids) != count:
+        raise ValueError(f"{len(ids)} ids for {count} texts")
+    return ids
 
 
 def _empty_rows(ids: list[str], vocab_size: int) -> SparseVectors:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lsr.errors import LsrError
-from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.base import Encoder, EncoderConfig, row_ids
 from lsr.models.idf import load_idf, save_idf
 from lsr.models.settings import InferenceFreeSettings, SpladeSettings
 from lsr.models.splade import SpladeEncoder
@@ -133,10 +133,7 @@ class InferenceFreeEncoder(Encoder):
             if not (table.min() >= 0 and table.max() <= np.iinfo(np.int32).max):
                 return super().encode_quantized_queries(texts, ids, scale=scale, progress=progress)
             impacts = self._quantized_tables[scale] = np.rint(table).astype(np.int64).tolist()
-        ids = [str(i) for i in range(len(texts))] if ids is None else list(ids)
-        if len(ids) != len(texts):
-            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
-        return self._table_vectors(texts, ids, impacts, np.int32, scale)
+        return self._table_vectors(texts, row_ids(ids, len(texts)), impacts, np.int32, scale)
 
     def _encode_queries(self, texts: list[str]) -> SparseVectors:
         return self._table_vectors(texts, [str(i) for i in range(len(texts))], self._query_weight_list, np.float32)
