@@ -102,13 +102,13 @@ def compare(vectors: np.ndarray, reference: np.ndarray) -> str:
 def ndcg(data: str, folder: str, variant: dict, max_length: int, batch_size: int, long_docs: str) -> float:
     from lsr.eval.metrics import evaluate
     from lsr.indexing.build import build_impact_index
-    from lsr.indexing.search import Searcher
+    from lsr.search.lucene import LuceneSearcher
 
     encoder = load_encoder(folder, device="cpu", batch_size=batch_size, doc_max_length=max_length,
                            long_docs=long_docs, **variant)
     with tempfile.TemporaryDirectory() as tmp:
         build_impact_index(data, Path(tmp) / "index", folder, encoder=encoder, progress=False)
-        run = Searcher(Path(tmp) / "index", encoder).search(read_queries(data, "test"), k=1000)
+        run = LuceneSearcher(Path(tmp) / "index", encoder).search(read_queries(data, "test"), k=1000)
     return evaluate(run, read_qrels(data, "test"), ["nDCG@10"]).values["nDCG@10"]
 
 

@@ -8,7 +8,7 @@ shuffled vocabulary so that a few terms have very long posting lists, weights lo
 SPLADE vectors look) are written as Parquet shards of 1,024 documents, one shard at a time, then into
 a Lucene impact index (`write_impact_index`, the path `lsr index` takes after encoding). Then 300
 synthetic queries (~Poisson(--query-postings) terms, the same term law) are searched: batch QPS at
-k=1000 (`Searcher.search_vectors`, median of 3 after a warm-up) and one query at a time at k=10
+k=1000 (`LuceneSearcher.search_vectors`, median of 3 after a warm-up) and one query at a time at k=10
 (P50/P99). Printed per size: index time (docs/s), index MB, the process's peak RSS (Python + JVM),
 QPS, latency; then the growth rate between sizes (time ratio / size ratio).
 
@@ -86,7 +86,8 @@ def main() -> None:
 def seismic_figures(index: Path, encoder, queries, settings: str, exact_run: dict, lucene_k10) -> dict:
     """Build `index`'s Seismic index and search `queries` at k=10 at each query_cut:heap_factor of
     `settings`: build time, Lucene's k=10 QPS (`lucene_k10()` timed) and per setting QPS and recall@10."""
-    from lsr.indexing.seismic import SeismicSearcher, build_seismic_index
+    from lsr.search.seismic import SeismicSearcher
+    from lsr.indexing.seismic import build_seismic_index
 
     built = build_seismic_index(index, overwrite=True)
     seismic = SeismicSearcher(index, encoder)
@@ -137,10 +138,10 @@ def synthetic(count: int, mean_terms: float, law: np.ndarray, rng: np.random.Gen
 
 def measure(size: int, args) -> dict:
     from lsr.indexing.build import _model_name
-    from lsr.indexing.encode_corpus import shard_paths
-    from lsr.indexing.index_info import LUCENE_DIR, VECTORS_DIR, IndexInfo
-    from lsr.indexing.lucene import write_impact_index
-    from lsr.indexing.search import Searcher
+    from lsr.indexing.layout import part_paths
+    from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, IndexInfo
+    from lsr.lucene.writers import write_impact_index
+    from lsr.search.lucene import LuceneSearcher
     from lsr.models import load_encoder
 
     encoder = load_encoder(args.model)
@@ -154,13 +155,13 @@ def measure(size: int, args) -> dict:
         vectors = synthetic(count, args.postings, law, rng, [f"d{i}" for i in range(start, start + count)])
         vectors.to_parquet(out / VECTORS_DIR / f"part-{start // SHARD:05d}.parquet")
     began = time.perf_counter()
-    stats = write_impact_index(shard_paths(out / VECTORS_DIR), encoder.vocab, 100.0, out / LUCENE_DIR)
+    stats = write_impact_index(part_paths(out / VECTORS_DIR), encoder.vocab, 100.0, out / LUCENE_DIR)
     index_s = time.perf_counter() - began
     IndexInfo(kind="impact", num_docs=stats.num_docs, num_empty=stats.num_empty, corpus="synthetic",
               model=_model_name(args.model, out), encoder_kind=encoder.kind, encoder_settings=encoder.settings,
               vocab_fingerprint=encoder.fingerprint, scale=100.0,
               avg_postings_per_doc=round(stats.avg_postings_per_doc, 2)).save(out)
-    searcher = Searcher(out, encoder)
+    searcher = LuceneSearcher(out, encoder)
     queries = synthetic(300, args.query_postings, law, rng, [f"q{i}" for i in range(300)]).quantize(100.0)
     batch_s = median_time(lambda: searcher.search_vectors(queries, 1000))
     single = []

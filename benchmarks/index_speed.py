@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from lsr.indexing import lucene
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import VECTORS_DIR, IndexInfo
-from lsr.indexing.jvm import jclass
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher
+from lsr.lucene import writers as lucene
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo
+from lsr.lucene.jvm import jclass
+from lsr.pruning import Pruning
+from lsr.search.lucene import LuceneSearcher
 
 
 def main() -> None:
@@ -37,8 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     info = IndexInfo.read(args.index)
-    vocab = Searcher(args.index).encoder.vocab
-    shards = shard_paths(args.index / VECTORS_DIR)
+    vocab = LuceneSearcher(args.index).encoder.vocab
+    shards = part_paths(args.index / VECTORS_DIR)
     pruning = Pruning.from_dict(info.pruning)
     writers = {"lsr": lucene.write_impact_index, "Anserini": lucene.write_impact_index_with_anserini}
     times: dict[str, list[float]] = {name: [] for name in writers}

@@ -18,8 +18,8 @@ from pathlib import Path
 from lsr.data import read_qrels, read_queries
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import write_text_atomic
-from lsr.indexing.search import Searcher
-from lsr.indexing.stats import cost_stats
+from lsr.search.lucene import LuceneSearcher
+from lsr.eval.cost import cost_stats
 from lsr.pipelines.distill import run_training
 from lsr.training.config import load_config
 
@@ -56,7 +56,7 @@ def main() -> None:
                      "postings_per_doc": results["postings_per_doc"], "flops": results["flops"]})
     data = config.data
     queries, qrels = read_queries(data.train, data.eval_split), read_qrels(data.train, data.eval_split)
-    bm25 = Searcher(first / "indexes" / "bm25")
+    bm25 = LuceneSearcher(first / "indexes" / "bm25")
     costs = cost_stats(bm25, queries)
     rows.insert(0, {"regulariser": "BM25", "lambda_d": None, **evaluate(bm25.search(queries), qrels,
                                                                           DEFAULT_MEASURES).values,

@@ -22,7 +22,7 @@ import numpy as np
 from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
-from lsr.indexing.search import Searcher
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -36,8 +36,8 @@ def main() -> None:
     parser.add_argument("--inference-free", type=Path, required=True, help="Inference-free model folder.")
     args = parser.parse_args()
     queries, qrels = read_queries(args.data, "test"), read_qrels(args.data, "test")
-    searchers = {"bm25": Searcher(args.bm25_index), "splade-mlm-queries": Searcher(args.impact_index),
-                 "inference-free-queries": Searcher(args.impact_index, load_encoder(args.inference_free))}
+    searchers = {"bm25": LuceneSearcher(args.bm25_index), "splade-mlm-queries": LuceneSearcher(args.impact_index),
+                 "inference-free-queries": LuceneSearcher(args.impact_index, load_encoder(args.inference_free))}
     figures, batched = {}, {}
     for name, searcher in searchers.items():
         latency = measure_latency(searcher, queries)
@@ -55,7 +55,7 @@ def main() -> None:
     print(f"{'same, all queries in one call':41s} {ratio:.1f}x")
 
 
-def batched_encoder_ms(searcher: Searcher, queries, repeats: int = 5) -> float:
+def batched_encoder_ms(searcher: LuceneSearcher, queries, repeats: int = 5) -> float:
     """Median over `repeats` of the ms per query when the encoder gets all queries in one call."""
     if searcher.encoder is None:
         return 0.0
@@ -67,7 +67,7 @@ def batched_encoder_ms(searcher: Searcher, queries, repeats: int = 5) -> float:
     return float(np.median(times))
 
 
-def encoder_ms(searcher: Searcher, queries) -> float:
+def encoder_ms(searcher: LuceneSearcher, queries) -> float:
     """Median ms of the query encoder alone, one query at a time (0 for BM25: Lucene analyzes)."""
     if searcher.encoder is None:
         return 0.0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lsr.data import read_queries
-from lsr.indexing.search import Searcher, _java_int_map
+from lsr.search.lucene import LuceneSearcher, _java_int_map
 from lsr.models.pooling import mask_spans
 from lsr.sparse import SparseVectors
 
@@ -56,7 +56,7 @@ def main() -> None:
     indexes = {"bm25": args.bm25_index, "inference-free": args.inference_free_index}
     if args.impact_index:
         indexes["masked-LM"] = args.impact_index
-    searchers = {name: Searcher(index) for name, index in indexes.items()}
+    searchers = {name: LuceneSearcher(index) for name, index in indexes.items()}
     warm = [q.text for q in read_queries(args.data, args.warm_split)] if args.warm_split else []
     rounds: dict[tuple[str, str], list[dict[str, list[float]]]] = {}
     found = []
@@ -87,7 +87,7 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
-def time_queries(searcher: Searcher, texts: list[str], warm_up: list[str], k: int,
+def time_queries(searcher: LuceneSearcher, texts: list[str], warm_up: list[str], k: int,
                  path: str) -> dict[str, list[float]]:
     """Per query: ms to prepare, to search, in all, after searching `warm_up`; `path` "lsr"
     (`search_prepared`) or "former" (Anserini's simple searcher, impact queries as a Java map)."""
@@ -118,18 +118,18 @@ def reset_token_cache(encoder, warm: list[str], timed: list[str]) -> float | Non
     return sum(chunk in cache for chunk in chunks) / max(1, len(chunks))
 
 
-def run_query(searcher: Searcher, text: str, k: int, path: str) -> None:
+def run_query(searcher: LuceneSearcher, text: str, k: int, path: str) -> None:
     search(searcher, prepare(searcher, text, path), k, path)
 
 
-def prepare(searcher: Searcher, text: str, path: str):
+def prepare(searcher: LuceneSearcher, text: str, path: str):
     prepared = searcher.prepare_query(text)
     if path == "former" and isinstance(prepared, SparseVectors):
         return _java_int_map(prepared, searcher.encoder.vocab)
     return prepared
 
 
-def search(searcher: Searcher, prepared, k: int, path: str) -> None:
+def search(searcher: LuceneSearcher, prepared, k: int, path: str) -> None:
     if prepared is None:
         return
     if path == "lsr":
@@ -143,7 +143,7 @@ def summary(times: dict[str, list[float]]) -> dict[str, float]:
             "p50": float(np.percentile(times["total"], 50)), "p99": float(np.percentile(times["total"], 99))}
 
 
-def encoder_steps(searcher: Searcher, texts: list[str]) -> None:
+def encoder_steps(searcher: LuceneSearcher, texts: list[str]) -> None:
     """Median ms per query of each step of the masked-LM query encoder (what `encode_queries` does for
     one query, step by step)."""
     encoder = searcher.encoder

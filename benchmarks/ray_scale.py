@@ -8,7 +8,7 @@ Encoding: the same documents (the first --docs of the corpus) encoded by `encode
 default); docs/s, and the cost per document in CPU-milliseconds (wall time per document times the CPUs
 used). The two shard sets are checked equal (ids and terms, weights to 1e-5).
 
-Search: the SciFact test queries, encoded once, searched for the top -k by a single `Searcher` on one
+Search: the SciFact test queries, encoded once, searched for the top -k by a single `LuceneSearcher` on one
 index of the vectors, by `ShardedSearcher` (the --shards shard indexes in this process) and by
 `RayShardedSearcher` (one actor per shard); queries/s as the median of --runs timed calls after a warm-up
 call, the three runs checked identical (score for score, ties included).
@@ -69,10 +69,13 @@ def main() -> None:
 
 def run(args: argparse.Namespace, work: Path) -> None:
     from lsr.data import read_corpus, read_queries
-    from lsr.distributed import RayShardedSearcher, ShardedSearcher, build_sharded_index, encode_corpus_ray
+    from lsr.distributed.encode import encode_corpus_ray
+    from lsr.distributed.search import RayShardedSearcher
+    from lsr.search.sharded import ShardedSearcher
+    from lsr.indexing.sharded import build_sharded_index
     from lsr.indexing.build import _model_name, build_impact_index
-    from lsr.indexing.encode_corpus import encode_corpus
-    from lsr.indexing.search import Searcher
+    from lsr.indexing.vectors import encode_corpus
+    from lsr.search.lucene import LuceneSearcher
     from lsr.models import load_encoder
 
     corpus = cut_corpus(args.data, work / "corpus", args.docs)
@@ -80,18 +83,18 @@ def run(args: argparse.Namespace, work: Path) -> None:
     load = functools.partial(load_encoder, args.model, long_docs="first")
     encoder = load()
     print(f"{num_docs} documents of {args.data.name}, {args.model.name} (long_docs=first), shards of "
-          f"{args.shard_size} documents")
+          f"{args.part_size} documents")
 
     # Encoding: one process, then Ray.
     single = work / "single"
     start = time.perf_counter()
     encode_corpus(read_corpus(str(corpus)), encoder, single / "vectors", model_name=_model_name(args.model, single),
-                  shard_size=args.shard_size, progress=False)
+                  part_size=args.part_size, progress=False)
     local_seconds = time.perf_counter() - start
     sharded = work / "sharded"
     start = time.perf_counter()
     encode_corpus_ray(str(corpus), sharded / "vectors", load, model_name=_model_name(args.model, sharded),
-                      shard_size=args.shard_size, workers=args.workers, progress=False)
+                      part_size=args.part_size, workers=args.workers, progress=False)
     ray_seconds = time.perf_counter() - start
     same_vectors(sharded / "vectors", single / "vectors")
     threads = torch.get_num_threads()
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     # Indexes: one of the whole, the shards as Ray tasks.
     start = time.perf_counter()
-    build_impact_index(str(corpus), single, args.model, encoder=encoder, shard_size=args.shard_size,
+    build_impact_index(str(corpus), single, args.model, encoder=encoder, part_size=args.part_size,
                        progress=False)  # the vectors are there: Lucene only
     single_index_seconds = time.perf_counter() - start
     start = time.perf_counter()
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     # Search: the same query vectors on the three searchers.
     queries = read_queries(str(args.data), "test")[:args.queries]
-    one = Searcher(single, encoder)
+    one = LuceneSearcher(single, encoder)
     vectors = one.encode_queries(queries)
     here = ShardedSearcher(sharded, encoder)
     on_ray = RayShardedSearcher(sharded, encoder, cpus_per_shard=min(1.0, 2 * args.cpus_per_node / args.shards))
@@ -158,11 +161,11 @@ def cut_corpus(data: Path, out: Path, docs: int | None) -> Path:
 
 
 def same_vectors(folder: Path, reference: Path) -> None:
-    from lsr.indexing.encode_corpus import shard_paths
+    from lsr.indexing.layout import part_paths
     from lsr.sparse import SparseVectors
 
-    for got, want in zip(map(SparseVectors.read_parquet, shard_paths(folder)),
-                         map(SparseVectors.read_parquet, shard_paths(reference)), strict=True):
+    for got, want in zip(map(SparseVectors.read_parquet, part_paths(folder)),
+                         map(SparseVectors.read_parquet, part_paths(reference)), strict=True):
         if got.ids != want.ids or not np.array_equal(got.indices, want.indices):
             raise SystemExit(f"{folder}: the Ray encoding differs from the single-process one")
         np.testing.assert_allclose(got.values, want.values, rtol=1e-5, atol=1e-6)

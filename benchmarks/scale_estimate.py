@@ -127,7 +127,7 @@ def cpu_ms_per_doc(work, docs: int, runs: int, cores: int, warm_up=None) -> floa
 def index_cost(vectors, vocab, tmp: Path, runs: int, copies: int = 10) -> float:
     """CPU-milliseconds per document of writing `copies` copies of `vectors` (new ids) as a Lucene impact
     index, with as many Lucene threads as cores."""
-    from lsr.indexing.lucene import write_impact_index
+    from lsr.lucene.writers import write_impact_index
     from lsr.sparse import SparseVectors
 
     shards = []

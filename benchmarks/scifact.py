@@ -18,14 +18,14 @@ from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.search import Searcher
-from lsr.indexing.stats import index_mb
+from lsr.search.lucene import LuceneSearcher
+from lsr.eval.cost import index_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def measure_search(index: Path, queries, qrels) -> dict[str, float]:
-    searcher = Searcher(index)
+    searcher = LuceneSearcher(index)
     searcher.search(queries[:20], k=10)  # warm the JVM and the encoder
     start = time.perf_counter()
     run = searcher.search(queries, k=1000)

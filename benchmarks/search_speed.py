@@ -1,4 +1,4 @@
-"""Batch search speed: lsr's `Searcher.search` against Lucene's own loop and lsr's former path.
+"""Batch search speed: lsr's `LuceneSearcher.search` against Lucene's own loop and lsr's former path.
 
     python benchmarks/search_speed.py [--bm25-index DIR] [--impact-index DIR] [-k 1000] [--runs 5]
 
@@ -13,12 +13,12 @@ SciFact test queries (300), top k=1000, one process, after a warm-up call of eac
                 tie-break), IndexSearcher.search(query, k, sort, false): the floor of `search`
   +rescore      and with the hits' scores recomputed, search(query, k, sort, true), as Anserini does
                 (`search` skips that where the recomputed scores are provably the same)
-  search        Searcher.search with --threads Java threads (default: lsr's, min(4, cores)); impact:
-                the pre-encoded queries through Searcher.search_vectors, so that all paths search the
+  search        LuceneSearcher.search with --threads Java threads (default: lsr's, min(4, cores)); impact:
+                the pre-encoded queries through LuceneSearcher.search_vectors, so that all paths search the
                 same thing; encoding is timed on its own
   search 1T     the same with one thread
   former        Anserini's SearchCollection with topic and run files, on the same batch (what
-                Searcher.search_with_anserini does once the queries are encoded: the path `search`
+                LuceneSearcher.search_with_anserini does once the queries are encoded: the path `search`
                 replaced; --old-runs calls)
 
 Ratios are time / ceiling time (below 1: faster than the single-threaded loop). The runs of `search`
@@ -59,9 +59,9 @@ from lsr.data import read_queries
 from lsr.runs import write_trec_run
 index, data, k, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 queries = read_queries(data, "test"); mark("read queries")
-from lsr.indexing.search import Searcher
-searcher = Searcher(index); mark("load the model (torch, transformers, weights)")
-from lsr.indexing.jvm import jnius
+from lsr.search.lucene import LuceneSearcher
+searcher = LuceneSearcher(index); mark("load the model (torch, transformers, weights)")
+from lsr.lucene.jvm import jnius
 jnius(); mark("start the JVM")
 vectors = searcher.encode_queries(queries) if searcher.encoder is not None else None; mark("encode queries")
 searcher._bulk_searcher(); mark("open the index (Java searcher, doc id table)")
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--old-runs", type=int, default=3)
     parser.add_argument("--cli-runs", type=int, default=3, help="0: no `lsr search` stages.")
-    parser.add_argument("--threads", type=int, help="Java threads of Searcher.search (default: lsr's).")
+    parser.add_argument("--threads", type=int, help="Java threads of LuceneSearcher.search (default: lsr's).")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     indexes = {"bm25": args.bm25_index or build(args, "bm25"), "impact": args.impact_index or build(args, "impact")}
@@ -98,7 +98,7 @@ def main() -> None:
 def build(args, kind: str) -> Path:
     """The SciFact index of `kind` under --work, built when missing (splade-tiny with --long-docs first)."""
     from lsr.indexing.build import build_bm25_index, build_impact_index
-    from lsr.indexing.index_info import INFO_FILE
+    from lsr.indexing.layout import INFO_FILE
     from lsr.models import load_encoder
 
     out = args.work / kind
@@ -114,13 +114,13 @@ def build(args, kind: str) -> Path:
 
 def in_process(kind: str, index: Path, args) -> None:
     from lsr.data import read_queries
-    from lsr.indexing import bulk
-    from lsr.indexing.jvm import jclass, jnius
-    from lsr.indexing.search import Searcher
+    from lsr.lucene import bulk
+    from lsr.lucene.jvm import jclass, jnius
+    from lsr.search.lucene import LuceneSearcher
 
     queries = read_queries(args.data, "test")
-    searcher = Searcher(index, threads=args.threads)
-    one_thread = Searcher(index, searcher.encoder, threads=1)
+    searcher = LuceneSearcher(index, threads=args.threads)
+    one_thread = LuceneSearcher(index, searcher.encoder, threads=1)
     k = args.k
 
     start = time.perf_counter()

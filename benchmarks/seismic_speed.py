@@ -4,8 +4,8 @@
 
 The impact index (splade-tiny, --long-docs first, on SciFact) is built into --work when not given
 (minutes). Its Seismic index is then (re)built into INDEX/seismic/ with the given build parameters and
-timed. The 300 test queries are encoded once (`Searcher.encode_queries`), so only search is timed:
-Lucene's `Searcher.search_vectors` and `SeismicSearcher.search_vectors` on the same vectors and the
+timed. The 300 test queries are encoded once (`LuceneSearcher.encode_queries`), so only search is timed:
+Lucene's `LuceneSearcher.search_vectors` and `SeismicSearcher.search_vectors` on the same vectors and the
 same number of threads (--threads, default lsr's), k=10 and k=1000, after a warm-up, the median of
 --runs timed calls, the paths taking turns within each round.
 
@@ -43,8 +43,9 @@ def main() -> None:
 
     from lsr.data import read_qrels, read_queries
     from lsr.eval.metrics import evaluate
-    from lsr.indexing.search import Searcher
-    from lsr.indexing.seismic import SeismicParams, SeismicSearcher, build_seismic_index
+    from lsr.search.lucene import LuceneSearcher
+    from lsr.indexing.seismic import SeismicParams, build_seismic_index
+    from lsr.search.seismic import SeismicSearcher
 
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     index = args.impact_index or build(args)
@@ -55,7 +56,7 @@ def main() -> None:
           f"({built.num_indexed / built.build_seconds:.0f} docs/s), {params}")
 
     queries, qrels = read_queries(args.data, "test"), read_qrels(args.data, "test")
-    lucene = Searcher(index, threads=args.threads)
+    lucene = LuceneSearcher(index, threads=args.threads)
     seismic = SeismicSearcher(index, lucene.encoder, threads=lucene.threads)
     start = time.perf_counter()
     vectors = lucene.encode_queries(queries)
@@ -104,7 +105,7 @@ def main() -> None:
 
 def build(args) -> Path:
     from lsr.indexing.build import build_impact_index
-    from lsr.indexing.index_info import INFO_FILE
+    from lsr.indexing.layout import INFO_FILE
     from lsr.models import load_encoder
 
     out = args.work / "impact"

@@ -26,16 +26,16 @@ def mark(name):
     now = time.perf_counter(); times[name] = now - t; t = now
 import lsr.cli.main; mark("import CLI (click, lsr)")
 import lsr.models; mark("import torch + transformers")
-from lsr.indexing.index_info import IndexInfo
+from lsr.indexing.layout import IndexInfo
 from lsr.models import load_encoder
 index = sys.argv[1]
 info = IndexInfo.read(index)
 encoder = load_encoder(info.model_location(index), **info.encoder_settings) if info.kind == "impact" else None
 mark("load the encoder")
-from lsr.indexing.jvm import jclass
+from lsr.lucene.jvm import jclass
 jclass("java.lang.String"); mark("start the JVM")
-from lsr.indexing.search import Searcher
-searcher = Searcher(index, encoder); searcher._simple_searcher(); mark("open the Lucene searcher")
+from lsr.search.lucene import LuceneSearcher
+searcher = LuceneSearcher(index, encoder); searcher._simple_searcher(); mark("open the Lucene searcher")
 searcher.search_one("statins and breast cancer survival", 10); mark("first query")
 searcher.search_one("vitamin d and bone density", 10); mark("second query")
 print(json.dumps(times))

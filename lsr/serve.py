@@ -5,7 +5,7 @@
     GET  /health   status and every index's metadata and backend
 
 Each index gets one searcher, opened (model loaded, JVM started, Java searcher opened and warmed up)
-before the port listens: a `Searcher` (Lucene), or with `backend` seismic a `SeismicSearcher` for each
+before the port listens: a `LuceneSearcher` (Lucene), or with `backend` seismic a `SeismicSearcher` for each
 impact index (BM25 indexes stay on Lucene; /health names each index's backend), and a `ShardedSearcher` for
 a sharded index (its shards searched here, or by Ray actors with the backend's `ray` cluster). Hits are those of its
 `search`, the path `lsr search` writes run files with: the same documents and scores (Lucene's, as a
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,14 +47,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.indexing.backends import SearchBackend
-from lsr.indexing.index_info import is_sharded_index, read_index_info
-from lsr.indexing.search import Searcher
+from lsr.search.backends import SearchBackend
+from lsr.indexing.layout import is_sharded_index, read_index_info
+from lsr.search.base import Searcher
+from lsr.search.open import open_searcher
 from lsr.sparse import SparseVectors
-
-if TYPE_CHECKING:
-    from lsr.distributed.search import ShardedSearcher
-    from lsr.indexing.seismic import SeismicSearcher
 
 T = TypeVar("T")
 
@@ -97,7 +94,7 @@ class ServedIndex:
 
     name: str
     path: Path
-    searcher: Searcher | SeismicSearcher | ShardedSearcher
+    searcher: Searcher
     encoding: threading.Lock
     query_model: str | None = None
     backend: SearchBackend = SearchBackend()
@@ -132,8 +129,13 @@ def open_indexes(folders: dict[str, Path], *, query_model: str | None = None, th
     served = []
     for name, folder in folders.items():
         chosen = _backend_for(folder, kinds[name], backend)
-        searcher = chosen.open(folder, encoder, threads=threads)
-        # Opens lsr's Java searcher now: Searcher opens it on first use, which is not safe from two threads.
+        if chosen.ray is None:
+            searcher = open_searcher(folder, chosen, encoder, threads=threads)
+        else:  # a sharded index searched by Ray actors
+            from lsr.distributed.search import open_searcher as open_on_ray
+
+            searcher = open_on_ray(folder, chosen, encoder, threads=threads)
+        # Opens lsr's Java searcher now: LuceneSearcher opens it on first use, which is not safe from two threads.
         searcher.search([Query("warm-up", WARM_UP)], k=1)
         lock = locks.setdefault(id(searcher.encoder), threading.Lock())
         served.append(ServedIndex(name, folder, searcher, lock,
@@ -173,7 +175,7 @@ class SearchService:
             with index.encoding:
                 weights = _timed(timing, "encode", lambda: searcher.pruning.queries(
                     searcher.encoder.encode_queries(texts, [q.id for q in queries])))
-            # What Searcher.search does after encoding (Searcher.encode_queries, then the search of the
+            # What LuceneSearcher.search does after encoding (LuceneSearcher.encode_queries, then the search of the
             # quantized vectors), split so that only the encoding holds the lock.
             vectors = weights.quantize(searcher.info.scale)
             run = _timed(timing, "search", lambda: searcher.search_vectors(vectors, request.k))
@@ -245,7 +247,7 @@ def _impact_terms(searcher: Searcher, weights: SparseVectors, vectors: SparseVec
 
 def _bm25_terms(query: Query) -> dict[str, int]:
     """A BM25 query's analyzed terms, each with its count (the boost of its clause in Lucene's query)."""
-    from lsr.indexing.jvm import jclass
+    from lsr.lucene.jvm import jclass
 
     return dict(Counter(jclass("io.anserini.analysis.AnalyzerUtils").analyze(query.text)))
 

@@ -30,7 +30,7 @@ if [ "${version:-0}" -lt 21 ] 2>/dev/null; then
     echo "build_java.sh: needs a JDK >= 21 (found javac $version in $bin); set JAVA_HOME" >&2
     exit 1
 fi
-fatjar=$("$python" -c "from lsr.indexing.jvm import anserini_jar; print(anserini_jar())")
+fatjar=$("$python" -c "from lsr.lucene.jvm import anserini_jar; print(anserini_jar())")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -17,8 +17,9 @@ import torch
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
-from lsr.indexing.encode_corpus import MANIFEST, shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR
+from lsr.indexing.vectors import VECTORS_INFO
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR
 from lsr.sparse import SparseVectors
 from tests.conftest import make_tiny_mlm, write_beir
 
@@ -54,7 +55,7 @@ def write_corpus(path: Path, docs: list[dict]) -> Path:
 
 
 def shard_ids(index: Path) -> list[str]:
-    return [i for p in shard_paths(index / VECTORS_DIR) for i in SparseVectors.read_parquet(p).ids]
+    return [i for p in part_paths(index / VECTORS_DIR) for i in SparseVectors.read_parquet(p).ids]
 
 
 def read_run(path: Path) -> dict[str, dict[str, float]]:
@@ -164,7 +165,7 @@ def test_a_failed_impact_build_keeps_its_folder_only_when_shards_were_written(tm
     fixed = write_corpus(tmp_path / "late.jsonl", docs)
     rerun = run_cli("index", fixed, "-o", out, "-m", splade_tiny, "--shard-size", "2")
     assert_ok(rerun)
-    assert "resuming after 2 documents already encoded in 1 shards" in rerun.stderr
+    assert "resuming after 2 documents already encoded in 1 parts" in rerun.stderr
     assert shard_ids(out) == ["d0", "d1", "d2", "d3"]
 
 
@@ -186,7 +187,7 @@ def test_refused_resumes_name_overwrite_which_then_rebuilds(tmp_path, splade_tin
     assert sorted(p.name for p in (out / VECTORS_DIR).iterdir()) == partial
 
     assert_ok(run_cli("-q", "index", corpus, "-o", out, "-m", mlm_pair[0], "--shard-size", "2", "--overwrite"))
-    manifest = json.loads((out / VECTORS_DIR / MANIFEST).read_text())
+    manifest = json.loads((out / VECTORS_DIR / VECTORS_INFO).read_text())
     assert Path(out / manifest["model"]).resolve() == mlm_pair[0].resolve()
     assert_ok(run_cli("-q", "index", edited, "-o", out, "-m", mlm_pair[0], "--shard-size", "2", "--overwrite"))
     assert shard_ids(out) == ["e0", "d1", "d2", "d3"]
@@ -212,7 +213,7 @@ def test_resuming_with_another_model_of_the_same_vocabulary_is_refused(tmp_path,
 
 def test_a_lucene_document_count_that_differs_is_a_one_line_error(tmp_path):
     from lsr.errors import LsrError
-    from lsr.indexing.lucene import _index_collection
+    from lsr.lucene.writers import _index_collection
 
     (tmp_path / "input").mkdir()
     (tmp_path / "input" / "docs.jsonl").write_text(
@@ -271,7 +272,7 @@ try:
     cli()
 except SystemExit as e:
     assert not e.code, e.code
-from lsr.indexing.jvm import jclass
+from lsr.lucene.jvm import jclass
 print("max heap MiB", jclass("java.lang.Runtime").getRuntime().maxMemory() // 2**20)
 """
 
@@ -398,7 +399,7 @@ def brute_force_run(index: Path, model: Path, queries: list[dict]) -> dict[str, 
     from lsr.models import load_encoder
 
     scale = json.loads((index / INFO_FILE).read_text())["scale"]
-    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in shard_paths(index / VECTORS_DIR)])
+    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in part_paths(index / VECTORS_DIR)])
     encoded = load_encoder(model).encode_queries([q["text"] for q in queries], [q["_id"] for q in queries])
     scores = encoded.quantize(scale).dot(docs.quantize(scale))
     return {q["_id"]: {d: float(s) for d, s in zip(docs.ids, row) if s > 0} for q, row in zip(queries, scores)}

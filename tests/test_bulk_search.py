@@ -1,6 +1,6 @@
 """The bulk search path (lsr's Java BulkSearcher) against the former one (Anserini's SearchCollection).
 
-`Searcher.search` must return exactly the run `Searcher.search_with_anserini` reads back from Anserini's
+`LuceneSearcher.search` must return exactly the run `LuceneSearcher.search_with_anserini` reads back from Anserini's
 run file: the same documents, the same scores (Anserini's tie adjustment and 6-decimal printing
 included), in the same order, ties included; for BM25 and impact indexes, k below and above the number
 of matching documents, and queries that match nothing.
@@ -21,9 +21,9 @@ import pytest
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.indexing import bulk, jvm
+from lsr.lucene import bulk, jvm
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.search import Searcher
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
 from tests.conftest import write_beir
@@ -87,7 +87,7 @@ def has_ties(run: dict) -> bool:
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("k", [1000, 7, 1])
 def test_bm25_bulk_run_equals_anserinis(bm25_index, queries, k, threads):
-    searcher = Searcher(bm25_index, threads=threads)
+    searcher = LuceneSearcher(bm25_index, threads=threads)
     new, old = searcher.search(queries, k), searcher.search_with_anserini(queries, k)
     assert isinstance(searcher._bulk, bulk.BulkSearcher), "the bulk path did not run"
     assert_same_run(new, old)
@@ -103,7 +103,7 @@ def test_bm25_bulk_run_equals_anserinis(bm25_index, queries, k, threads):
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("k", [1000, 7])
 def test_impact_bulk_run_equals_anserinis(impact_index, queries, k, threads):
-    searcher = Searcher(impact_index, threads=threads)
+    searcher = LuceneSearcher(impact_index, threads=threads)
     new, old = searcher.search(queries, k), searcher.search_with_anserini(queries, k)
     assert isinstance(searcher._bulk, bulk.BulkSearcher), "the bulk path did not run"
     assert_same_run(new, old)
@@ -118,18 +118,18 @@ def test_anserinis_own_search_inside_the_bulk_searcher_gives_the_same_run(kind, 
     """The bulk searcher's fallback, forced here: Anserini's sorted search with the hits' scores recomputed
     (taken when the score sums may not be exact). The run is the same."""
     index = bm25_index if kind == "bm25" else impact_index
-    expected = Searcher(index).search_with_anserini(queries, 50)
+    expected = LuceneSearcher(index).search_with_anserini(queries, 50)
     system = jvm.jclass("java.lang.System")
     system.setProperty("lsr.bulk.alwaysRecompute", "true")
     try:
-        searcher = Searcher(index, threads=2)
+        searcher = LuceneSearcher(index, threads=2)
         assert_same_run(searcher.search(queries, 50), expected)
     finally:
         system.clearProperty("lsr.bulk.alwaysRecompute")
 
 
 def test_search_vectors_is_search_without_the_encoder(impact_index, queries):
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     vectors = searcher.encode_queries(queries)
     empty = SparseVectors(["no-terms"], np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
                           vectors.vocab_size, vectors.scale)
@@ -141,7 +141,7 @@ def test_search_vectors_is_search_without_the_encoder(impact_index, queries):
 
 
 def test_the_java_searcher_opens_once_and_answers_every_batch(bm25_index, queries):
-    searcher = Searcher(bm25_index)
+    searcher = LuceneSearcher(bm25_index)
     first = searcher.search(queries[:3], 10)
     java = searcher._bulk
     assert searcher.search(queries[3:5], 10) and searcher._bulk is java
@@ -153,16 +153,16 @@ def test_the_java_searcher_opens_once_and_answers_every_batch(bm25_index, querie
 
 
 def test_batches_larger_than_one_java_call_are_split(bm25_index, queries, monkeypatch):
-    searcher = Searcher(bm25_index)
+    searcher = LuceneSearcher(bm25_index)
     whole = searcher.search(queries, 5)
     monkeypatch.setattr(bulk, "MAX_HITS_PER_CALL", 12)  # two queries per call
     assert searcher.search(queries, 5) == whole
 
 
 def test_without_the_helper_the_search_goes_through_anserini(bm25_index, queries, monkeypatch, caplog):
-    expected = Searcher(bm25_index).search(queries, 20)
+    expected = LuceneSearcher(bm25_index).search(queries, 20)
     monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: None)
-    searcher = Searcher(bm25_index)
+    searcher = LuceneSearcher(bm25_index)
     with caplog.at_level(logging.WARNING):
         assert searcher.search(queries, 20) == expected
     assert searcher._bulk is False and "own searchers instead" in caplog.text
@@ -170,27 +170,27 @@ def test_without_the_helper_the_search_goes_through_anserini(bm25_index, queries
 
 def test_without_the_jar_a_fresh_process_searches_through_anserini(bm25_index, queries, tmp_path):
     """The jar missing when the JVM starts: the class is not found, and the search falls back with a warning."""
-    code = ("import json, sys\nfrom pathlib import Path\nimport lsr.indexing.jvm as jvm\n"
+    code = ("import json, sys\nfrom pathlib import Path\nimport lsr.lucene.jvm as jvm\n"
             "jvm.HELPER_JAR = Path(sys.argv[2])\nfrom lsr.data import Query\n"
-            "from lsr.indexing.search import Searcher\nsearcher = Searcher(sys.argv[1])\n"
+            "from lsr.search.lucene import LuceneSearcher\nsearcher = LuceneSearcher(sys.argv[1])\n"
             "run = searcher.search([Query(i, t) for i, t in json.loads(sys.argv[3])], 20)\n"
             "print(json.dumps([searcher._bulk, run]))\n")
     out = subprocess.run([sys.executable, "-c", code, str(bm25_index), str(tmp_path / "no.jar"),
                           json.dumps([[q.id, q.text] for q in queries])], capture_output=True, text=True, check=True)
     bulk_state, run = json.loads(out.stdout.strip().splitlines()[-1])
     assert bulk_state is False and "no.jar is missing" in out.stderr
-    expected = Searcher(bm25_index).search(queries, 20)
+    expected = LuceneSearcher(bm25_index).search(queries, 20)
     assert run == {query_id: [list(hit) for hit in hits] for query_id, hits in expected.items()}
 
 
 def test_a_helper_that_does_not_link_falls_back_to_anserini(bm25_index, queries, monkeypatch, caplog):
-    expected = Searcher(bm25_index).search(queries, 20)
+    expected = LuceneSearcher(bm25_index).search(queries, 20)
 
     def no_such_method(*args):
         raise bulk.HelperUnavailable("java.lang.NoSuchMethodError: org.apache.lucene.search.IndexSearcher.search")
 
     monkeypatch.setattr(bulk.BulkSearcher, "search_texts", no_such_method)
-    searcher = Searcher(bm25_index)
+    searcher = LuceneSearcher(bm25_index)
     with caplog.at_level(logging.WARNING):
         assert searcher.search(queries, 20) == expected
     assert searcher._bulk is False and "NoSuchMethodError" in caplog.text
@@ -224,7 +224,7 @@ def test_the_jar_holds_the_source_it_was_built_from():
 def test_a_query_lucene_refuses_gets_no_hits_as_before(impact_index, queries, caplog):
     """Over 1024 terms Lucene throws; SearchCollection then leaves the query out and goes on, and so does
     the bulk path, with a warning."""
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     vectors = searcher.encode_queries(queries[:3])
     huge = SparseVectors(["huge"], np.array([0, 1100]), np.arange(1000, 2100, dtype=np.int32),
                          np.ones(1100, np.int32), vectors.vocab_size, vectors.scale)
@@ -241,7 +241,7 @@ def test_impact_scores_from_2_to_the_24_on_equal_anserinis(impact_index, queries
     """Up to 2^24 an impact score is an exact float sum and the collector's score is Anserini's; above,
     the bulk path takes Lucene's recomputed scores, as Anserini does. Each query's three strongest terms,
     weighted 100000, give scores of tens of millions."""
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     vectors = searcher.encode_queries(queries[:3])
     rows = [np.sort(terms[np.argsort(-weights, kind="stable")[:3]]) for terms, weights in map(vectors.row, range(3))]
     heavy = SparseVectors([f"heavy-{i}" for i in range(3)], np.cumsum([0] + [len(row) for row in rows]),
@@ -256,9 +256,9 @@ def test_impact_scores_from_2_to_the_24_on_equal_anserinis(impact_index, queries
 def test_search_one_equals_anserinis_simple_searcher(kind, bm25_index, impact_index, queries):
     """`search_one` (lsr's Java searcher, one query) gives the hits and float scores of Anserini's
     SimpleSearcher / SimpleImpactSearcher, which it used before (a Java map per impact query)."""
-    from lsr.indexing.search import _java_int_map
+    from lsr.search.lucene import _java_int_map
 
-    searcher = Searcher(bm25_index if kind == "bm25" else impact_index)
+    searcher = LuceneSearcher(bm25_index if kind == "bm25" else impact_index)
     for query in queries:
         prepared = searcher.prepare_query(query.text)
         new = searcher.search_one(query.text, 30, raw=True)

@@ -130,9 +130,10 @@ def test_global_options_work_after_the_verb(tmp_path, tiny_beir, splade_tiny, mo
     result = run_cli("idf", tiny_beir, "-o", tmp_path / "idf.json", "-m", splade_tiny, "-q", "--java-heap", "3g")
     assert result.exit_code == 0, result.output
     assert "doc/s" not in result.output  # -q after the verb hides the bar
-    import os
+    from lsr.lucene import jvm
 
-    assert os.environ["LSR_JAVA_HEAP"] == "3g"
+    assert jvm._heap == "3g" and "LSR_JAVA_HEAP" not in __import__("os").environ  # given to the JVM, not the environment
+    jvm.set_heap(None)
     from lsr.cli.main import hoist_global_options
 
     assert hoist_global_options(["train", "c.toml", "-q", "--", "-q"]) == ["-q", "train", "c.toml", "--", "-q"]
@@ -215,12 +216,12 @@ def test_shell_completion_script():
 
 @pytest.mark.parametrize("kind", ["bm25", "impact"])
 def test_search_text_explain_contributions_add_up_to_the_score(tmp_path, tiny_beir, splade_tiny, kind):
-    from lsr.indexing.explain import explain
-    from lsr.indexing.search import Searcher
+    from lsr.search.explain import explain
+    from lsr.search.lucene import LuceneSearcher
 
     build = ["--bm25"] if kind == "bm25" else ["-m", splade_tiny]
     assert run_cli("index", tiny_beir, "-o", tmp_path / "idx", *build).exit_code == 0
-    searcher = Searcher(tmp_path / "idx")
+    searcher = LuceneSearcher(tmp_path / "idx")
     hits = searcher.search_one("heart attack risk", k=3, raw=True)
     assert hits
     for doc_id, score in hits:

@@ -14,8 +14,8 @@ import torch
 
 from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.lucene import check_vocab_terms
-from lsr.indexing.search import Searcher
+from lsr.lucene.writers import check_vocab_terms
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.decoder import ADAPTER_DIR, DecoderSpladeEncoder, Prompt, lucene_vocab
@@ -258,7 +258,7 @@ def test_index_and_search_a_scifact_cut(tmp_path, mini_scifact):
     report = build_impact_index(str(corpus), tmp_path / "index", tmp_path / "model", encoder=encoder,
                                 progress=False)
     assert (report.info.num_docs, report.info.encoder_kind) == (50, "decoder-splade")
-    searcher = Searcher(tmp_path / "index")  # reloads the encoder from the model folder and settings
+    searcher = LuceneSearcher(tmp_path / "index")  # reloads the encoder from the model folder and settings
     assert isinstance(searcher.encoder, DecoderSpladeEncoder)
     run = searcher.search([_query(q) for q in queries], k=5)
     assert len(run) == 10 and all(len(hits) == 5 for hits in run.values())

@@ -13,7 +13,7 @@ import torch
 
 from lsr.data import Document, read_corpus, read_queries
 from lsr.errors import LsrError
-from lsr.indexing.dense_index import DenseIndex
+from lsr.search.dense import DenseIndex
 from lsr.models.dense import DenseEncoder
 from tests.conftest import SHARED, _require, make_tiny_mlm
 

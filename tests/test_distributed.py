@@ -20,15 +20,17 @@ import pytest
 
 import lsr.distributed.encode as ray_encode
 from lsr.data import read_corpus
-from lsr.distributed import RANGES_MANIFEST, encode_corpus_ray, plan_ranges, read_range
+from lsr.distributed.encode import RANGES_FILE, encode_corpus_ray
+from lsr.distributed.ranges import plan_ranges, read_range
 from lsr.errors import LsrError
-from lsr.indexing.encode_corpus import MANIFEST, encode_corpus, shard_paths
+from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
+from lsr.indexing.layout import part_paths
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
 from tests.conftest import cut_beir, error_of, write_exact
 
 NUM_DOCS = 100
-SHARD_SIZE = 20  # five shards
+PART_SIZE = 20  # five shards
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +47,13 @@ def encoder(splade_tiny):
 def local(tmp_path_factory, corpus, encoder) -> Path:
     """The single-process encoding of `corpus`: the reference."""
     folder = tmp_path_factory.mktemp("local")
-    encode_corpus(read_corpus(str(corpus)), encoder, folder, model_name="splade-tiny", shard_size=SHARD_SIZE,
+    encode_corpus(read_corpus(str(corpus)), encoder, folder, model_name="splade-tiny", part_size=PART_SIZE,
                   progress=False)
     return folder
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.name != RANGES_MANIFEST}
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.name != RANGES_FILE}
 
 
 def test_ranges_read_back_every_document_once(tmp_path):
@@ -101,17 +103,17 @@ def test_the_actor_code_writes_the_single_process_shards_and_resumes(monkeypatch
     out = tmp_path / "vectors"
     monkeypatch.setattr(ray_encode, "_encode_on_ray", in_process(stop_after=3))
     with pytest.raises(KeyboardInterrupt):
-        encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", shard_size=SHARD_SIZE, progress=False)
-    recorded = json.loads((out / RANGES_MANIFEST).read_text())
-    assert recorded == {"shard_size": SHARD_SIZE, "num_docs": NUM_DOCS, "done": [[40, 100]]}
+        encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE, progress=False)
+    recorded = json.loads((out / RANGES_FILE).read_text())
+    assert recorded == {"part_size": PART_SIZE, "num_docs": NUM_DOCS, "done": [[40, 100]]}
     (out / "part-00000.parquet").write_bytes((local / "part-00000.parquet").read_bytes())  # unrecorded: redone
     monkeypatch.setattr(ray_encode, "_encode_on_ray", in_process("in order"))
-    stats = encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", shard_size=SHARD_SIZE,
+    stats = encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE,
                               progress=False)
     assert (stats.num_docs, stats.encoded_now) == (NUM_DOCS, 40)
     assert files_of(out) == files_of(local)  # byte for byte, encoding.json included
-    assert json.loads((out / RANGES_MANIFEST).read_text())["done"] == [[0, NUM_DOCS]]
-    again = encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", shard_size=SHARD_SIZE,
+    assert json.loads((out / RANGES_FILE).read_text())["done"] == [[0, NUM_DOCS]]
+    again = encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE,
                               progress=False)
     assert again.encoded_now == 0
 
@@ -123,16 +125,16 @@ def test_a_rerun_of_another_corpus_or_shard_size_is_refused(monkeypatch, tmp_pat
     out = tmp_path / "vectors"
     monkeypatch.setattr(ray_encode, "_encode_on_ray", in_process(stop_after=2))  # the last two shards done
     with pytest.raises(KeyboardInterrupt):
-        encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", shard_size=SHARD_SIZE, progress=False)
-    assert "shards hold 20 documents each, not 50" in error_of(
-        lambda: encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", shard_size=50, progress=False))
+        encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE, progress=False)
+    assert "parts hold 20 documents each, not 50" in error_of(
+        lambda: encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=50, progress=False))
     lines = (corpus / "corpus.jsonl").read_text().splitlines()
     edited = write_exact(tmp_path / "edited.jsonl", "\n".join(lines[:30] + lines[31:]) + "\n")
     assert "the corpus changed" in error_of(
-        lambda: encode_corpus_ray(str(edited), out, load, model_name="splade-tiny", shard_size=SHARD_SIZE,
+        lambda: encode_corpus_ray(str(edited), out, load, model_name="splade-tiny", part_size=PART_SIZE,
                                   progress=False))
     assert "another model" in error_of(
-        lambda: encode_corpus_ray(str(corpus), out, load, model_name="other", shard_size=SHARD_SIZE, progress=False))
+        lambda: encode_corpus_ray(str(corpus), out, load, model_name="other", part_size=PART_SIZE, progress=False))
 
 
 def test_an_lsr_error_from_a_worker_is_found_in_the_errors_ray_wraps_it_in():
@@ -172,10 +174,10 @@ class CrashOnce:
 
 
 def same_vectors(folder: Path, reference: Path) -> None:
-    assert [p.name for p in shard_paths(folder)] == [p.name for p in shard_paths(reference)]
-    assert (folder / MANIFEST).read_bytes() == (reference / MANIFEST).read_bytes()
-    for got, want in zip(map(SparseVectors.read_parquet, shard_paths(folder)),
-                         map(SparseVectors.read_parquet, shard_paths(reference))):
+    assert [p.name for p in part_paths(folder)] == [p.name for p in part_paths(reference)]
+    assert (folder / VECTORS_INFO).read_bytes() == (reference / VECTORS_INFO).read_bytes()
+    for got, want in zip(map(SparseVectors.read_parquet, part_paths(folder)),
+                         map(SparseVectors.read_parquet, part_paths(reference))):
         assert got.ids == want.ids
         assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
         np.testing.assert_allclose(got.values, want.values, rtol=1e-5, atol=1e-6)
@@ -185,7 +187,7 @@ def same_vectors(folder: Path, reference: Path) -> None:
 def test_ray_encoding_equals_the_single_process_encoding(cluster, tmp_path, corpus, local, splade_tiny):
     start = time.perf_counter()
     stats = encode_corpus_ray(str(corpus), tmp_path / "vectors", functools.partial(load_encoder, splade_tiny),
-                              model_name="splade-tiny", shard_size=SHARD_SIZE, workers=2, progress=False)
+                              model_name="splade-tiny", part_size=PART_SIZE, workers=2, progress=False)
     print(f"ray: {NUM_DOCS / (time.perf_counter() - start):.1f} docs/s over 2 one-CPU actors, "
           f"{stats.docs_per_second:.1f} docs/s while encoding", file=sys.stderr)
     assert (stats.num_docs, stats.encoded_now) == (NUM_DOCS, NUM_DOCS)
@@ -197,10 +199,10 @@ def test_a_worker_killed_mid_job_still_gives_every_document_once(cluster, tmp_pa
     ids = [d.id for d in read_corpus(str(corpus))]
     marker = tmp_path / "crashed"
     stats = encode_corpus_ray(str(corpus), tmp_path / "vectors", CrashOnce(splade_tiny, ids[50], marker),
-                              model_name="splade-tiny", shard_size=SHARD_SIZE, workers=2, progress=False)
+                              model_name="splade-tiny", part_size=PART_SIZE, workers=2, progress=False)
     assert marker.exists()  # a worker did die, in shard 2
     assert stats.num_docs == NUM_DOCS
-    written = [i for v in map(SparseVectors.read_parquet, shard_paths(tmp_path / "vectors")) for i in v.ids]
+    written = [i for v in map(SparseVectors.read_parquet, part_paths(tmp_path / "vectors")) for i in v.ids]
     assert written == ids
     assert not list((tmp_path / "vectors").glob(".part-*"))  # no half-written shard left
     same_vectors(tmp_path / "vectors", local)

@@ -1,4 +1,4 @@
-"""Sharded impact indexes (`lsr.distributed.shards`) and their search (`lsr.distributed.search`): the shards of
+"""Sharded impact indexes (`lsr.indexing.sharded`) and their search (`lsr.distributed.search`): the shards of
 an index's vectors, written here, make a manifest of the whole and resume after an interruption; their merged
 top k is the single index's run, score for score and tie for tie, also for ties across shards; BM25 is not
 sharded. On a real local Ray cluster (slow): the shards written by Ray tasks and the search by one actor per
@@ -18,22 +18,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lsr.distributed.shards as shards
+import lsr.indexing.sharded as shards
 from lsr.data import Query, read_queries
-from lsr.distributed import (SHARDED_INFO_FILE, RayShardedSearcher, ShardedIndexInfo, ShardedSearcher,
-                             build_sharded_index_from_corpus, is_sharded_index, shard_index)
-from lsr.distributed.merge import MAX_MERGED_K, run_scores
-from lsr.distributed.shards import plan_groups
-from lsr.indexing import jvm
+from lsr.indexing.layout import SHARDED_INFO_FILE, ShardedIndexInfo, is_sharded_index
+from lsr.distributed.search import RayShardedSearcher
+from lsr.search.sharded import ShardedSearcher
+from lsr.indexing.sharded import build_sharded_index_from_corpus, shard_index
+from lsr.search.merge import MAX_MERGED_K, run_scores
+from lsr.indexing.sharded import plan_groups
+from lsr.lucene import jvm
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import INFO_FILE, IndexInfo
-from lsr.indexing.search import Searcher
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, IndexInfo
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from tests.conftest import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
 
 NUM_DOCS = 80
-SHARD_SIZE = 12  # 8 Parquet files
+PART_SIZE = 12  # 8 Parquet files
 NUM_SHARDS = 3
 SETTINGS = {"doc_max_length": 64, "long_docs": "first"}
 
@@ -68,7 +70,7 @@ def queries(corpus) -> list[Query]:
 def single(tmp_path_factory, corpus, splade_tiny, encoder) -> Path:
     """The one index of the whole corpus: the reference."""
     out = tmp_path_factory.mktemp("single") / "index"
-    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, shard_size=SHARD_SIZE, progress=False)
+    build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, part_size=PART_SIZE, progress=False)
     return out
 
 
@@ -87,7 +89,7 @@ def without_speed(info: IndexInfo) -> dict:
 def test_the_manifest_lists_contiguous_shards_that_open_alone(single, sharded, encoder):
     whole, manifest = IndexInfo.read(single), ShardedIndexInfo.read(sharded)
     assert is_sharded_index(sharded) and not is_sharded_index(single)
-    files = [path.name for path in shard_paths(single / "vectors")]
+    files = [path.name for path in part_paths(single / "vectors")]
     assert len(files) == 8 and [name for shard in manifest.shards for name in shard.vectors] == files
     assert [shard.num_docs for shard in manifest.shards] == [24, 36, 29]  # 2, 3 and 3 files
     assert [shard.folder for shard in manifest.shards] == ["shard-00000", "shard-00001", "shard-00002"]
@@ -97,20 +99,20 @@ def test_the_manifest_lists_contiguous_shards_that_open_alone(single, sharded, e
         assert getattr(manifest.index, key) == getattr(whole, key), key
     assert (sharded / manifest.index.model).resolve() == (single / whole.model).resolve()
     assert manifest.index.avg_postings_per_doc == pytest.approx(whole.avg_postings_per_doc, abs=0.01)
-    twins = [{doc for doc, _ in Searcher(folder, encoder).search([Query("q", "zebra stripes")], 100)["q"]
+    twins = [{doc for doc, _ in LuceneSearcher(folder, encoder).search([Query("q", "zebra stripes")], 100)["q"]
               if doc.startswith("twin-")} for folder in manifest.shard_dirs(sharded)]
     assert [len(found) for found in twins] == [3, 3, 3] and len(set.union(*twins)) == 9  # ties across shards
     for shard, folder in zip(manifest.shards, manifest.shard_dirs(sharded)):
         info = IndexInfo.read(folder)
         assert (info.num_docs, info.num_empty) == (shard.num_docs, shard.num_empty)
         assert (folder / info.model).resolve() == (single / whole.model).resolve()  # the model, from the shard
-        assert Searcher(folder).info.scale == whole.scale
+        assert LuceneSearcher(folder).info.scale == whole.scale
     assert sum(shard.num_docs for shard in manifest.shards) == whole.num_docs
 
 
 @pytest.mark.parametrize("k", [10, 1000])
 def test_the_merged_run_is_the_single_index_run(single, sharded, encoder, queries, k):
-    expected = Searcher(single, encoder).search(queries, k)
+    expected = LuceneSearcher(single, encoder).search(queries, k)
     with ShardedSearcher(sharded, encoder) as searcher:
         run = searcher.search(queries, k)
     assert list(run) == list(expected)
@@ -127,7 +129,7 @@ def test_the_merged_run_is_the_single_index_run(single, sharded, encoder, querie
 def test_search_vectors_merges_and_refuses_what_it_cannot_serve(single, sharded, encoder, queries):
     with ShardedSearcher(sharded, encoder) as searcher:
         vectors = searcher.encode_queries(queries)
-        assert searcher.search_vectors(vectors, 50) == Searcher(single, encoder).search_vectors(vectors, 50)
+        assert searcher.search_vectors(vectors, 50) == LuceneSearcher(single, encoder).search_vectors(vectors, 50)
         assert f"at most {MAX_MERGED_K}" in error_of(lambda: searcher.search(queries, MAX_MERGED_K + 1))
         assert "at least 1" in error_of(lambda: searcher.search(queries, 0))
         other = vectors.select(np.arange(2))
@@ -197,14 +199,14 @@ def test_without_ray_the_ray_paths_say_how_to_install_it(monkeypatch, sharded, e
 
 
 def test_importing_lsr_and_its_distributed_modules_imports_no_ray():
-    code = ("import sys, lsr, lsr.distributed, lsr.distributed.shards, lsr.distributed.search; "
+    code = ("import sys, lsr, lsr.distributed, lsr.indexing.sharded, lsr.distributed.search; "
             "assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
 # --- the command line and the service ---------------------------------------------------------------------
 
-INDEX_OPTIONS = ["-m", "MODEL", "--shard-size", str(SHARD_SIZE), "--doc-max-length", "64", "--long-docs", "first"]
+INDEX_OPTIONS = ["-m", "MODEL", "--shard-size", str(PART_SIZE), "--doc-max-length", "64", "--long-docs", "first"]
 
 
 def index_options(model: Path) -> list[str]:
@@ -268,7 +270,7 @@ def test_lsr_index_ray_without_ray_says_how_to_install_it(monkeypatch, tmp_path,
 
 def test_lsr_serve_answers_from_a_sharded_index_as_from_one_index(tmp_path, cli_sharded, single, encoder, queries):
     queries = [q for q in queries if q.text.strip()]  # the service refuses blank ones
-    expected = Searcher(single, encoder).search(queries, 20)
+    expected = LuceneSearcher(single, encoder).search(queries, 20)
     with serving([f"sharded={cli_sharded}", "--port", "0"], tmp_path / "server.log") as (port, _):
         batch = search(port, {"k": 20, "queries": [{"id": q.id, "text": q.text} for q in queries]})
         assert [result["hits"] for result in batch["results"]] == [as_hits(expected[q.id]) for q in queries]
@@ -287,7 +289,7 @@ def ray_sharded(cluster, tmp_path_factory, corpus, splade_tiny) -> Path:
     out = tmp_path_factory.mktemp("ray-sharded") / "index"
     build_sharded_index_from_corpus(str(corpus), out, splade_tiny, num_shards=NUM_SHARDS,
                                     load=functools.partial(load_encoder, splade_tiny, **SETTINGS),
-                                    shard_size=SHARD_SIZE, use_ray=True, workers=2, cpus_per_shard=0.5,
+                                    part_size=PART_SIZE, use_ray=True, workers=2, cpus_per_shard=0.5,
                                     progress=False)
     return out
 
@@ -308,7 +310,7 @@ def test_shards_written_on_ray_equal_those_written_here(ray_sharded, sharded):
 
 @pytest.mark.slow
 def test_search_by_one_ray_actor_per_shard_is_the_single_index_search(ray_sharded, single, encoder, queries):
-    reference = Searcher(single, encoder)
+    reference = LuceneSearcher(single, encoder)
     searcher = RayShardedSearcher(ray_sharded, encoder, cpus_per_shard=0.5)
     try:
         for k in (10, 1000):

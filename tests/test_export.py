@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.data import read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher
+from lsr.pruning import Pruning
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from tests.conftest import write_beir
 
@@ -68,7 +68,7 @@ def test_exported_weights_rank_as_lsrs_search(impact_index, corpus, tmp_path):
     bodies = [json.loads(line) for line in (tmp_path / "os" / "queries.jsonl").read_text().splitlines()]
     queries = read_queries(str(corpus), "test")
     assert [b["id"] for b in bodies] == [q.id for q in queries]
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     for body, query in zip(bodies, queries):
         assert body["body"]["size"] == 5
         terms = body["body"]["query"]["neural_sparse"]["sparse_embedding"]["query_tokens"]

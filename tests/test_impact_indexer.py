@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from lsr.data import Query
-from lsr.indexing import lucene
+from lsr.lucene import writers as lucene
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import LUCENE_DIR, VECTORS_DIR
-from lsr.indexing.jvm import jclass, jnius
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR
+from lsr.lucene.jvm import jclass, jnius
+from lsr.pruning import Pruning
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from tests.conftest import write_beir
 
@@ -39,10 +39,10 @@ def built(tmp_path_factory, mini_scifact, splade_tiny) -> tuple[Path, Path]:
     ours = tmp_path_factory.mktemp("indexer") / "ours"
     pruning = Pruning(doc_top_k=60)
     build_impact_index(str(corpus), ours, splade_tiny, encoder=load_encoder(splade_tiny, long_docs="first"),
-                       scale=37.0, pruning=pruning, shard_size=64, progress=False)
+                       scale=37.0, pruning=pruning, part_size=64, progress=False)
     theirs = tmp_path_factory.mktemp("anserini") / "lucene"
     encoder = load_encoder(splade_tiny, long_docs="first")
-    stats = lucene.write_impact_index_with_anserini(shard_paths(ours / VECTORS_DIR), encoder.vocab, 37.0, theirs,
+    stats = lucene.write_impact_index_with_anserini(part_paths(ours / VECTORS_DIR), encoder.vocab, 37.0, theirs,
                                                     pruning=pruning)
     assert stats.num_docs == NUM_DOCS + 2 and stats.num_empty == 1
     return ours, theirs
@@ -104,10 +104,10 @@ def test_lsrs_impact_indexer_writes_anserinis_index(built):
 def test_searches_of_both_indexes_give_the_same_runs(built, mini_scifact):
     ours, theirs = built
     queries = [Query(q["_id"], q["text"]) for q in map(json.loads, open(mini_scifact / "queries.jsonl"))][:30]
-    searcher = Searcher(ours)
+    searcher = LuceneSearcher(ours)
     vectors = searcher.encode_queries(queries)
     mine = searcher.search_vectors(vectors, 100)
-    other = Searcher(ours, searcher.encoder)
+    other = LuceneSearcher(ours, searcher.encoder)
     other.lucene_dir = theirs  # the same metadata (scale 37, the model), Anserini's Lucene files
     assert other.search_vectors(vectors, 100) == mine and sum(map(len, mine.values())) > 1000
 
@@ -115,9 +115,9 @@ def test_searches_of_both_indexes_give_the_same_runs(built, mini_scifact):
 def test_without_the_helper_the_index_is_written_by_anserini(built, monkeypatch, caplog, tmp_path):
     ours, theirs = built
     monkeypatch.setattr(lucene, "impact_indexer_class", lambda: None)
-    encoder_vocab = Searcher(ours).encoder.vocab
+    encoder_vocab = LuceneSearcher(ours).encoder.vocab
     with caplog.at_level(logging.WARNING):
-        lucene.write_impact_index(shard_paths(ours / VECTORS_DIR), encoder_vocab, 37.0, tmp_path / "fallback",
+        lucene.write_impact_index(part_paths(ours / VECTORS_DIR), encoder_vocab, 37.0, tmp_path / "fallback",
                                   pruning=Pruning(doc_top_k=60))
     assert "IndexCollection instead" in caplog.text
     assert describe(tmp_path / "fallback")["postings"] == describe(theirs)["postings"]

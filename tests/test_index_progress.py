@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from tqdm.auto import tqdm
 
-import lsr.indexing.encode_corpus as encode_corpus_module
+import lsr.indexing.vectors as encode_corpus_module
 from lsr.cli.main import cli
 from lsr.data.sources import count_documents
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import INFO_FILE, VECTORS_DIR
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, VECTORS_DIR
 from lsr.models import load_encoder
 from tests.conftest import error_of, make_tiny_mlm, write_beir
 
@@ -80,7 +80,7 @@ def test_documents_are_counted_cheaply_per_source_form(tmp_path):
 def test_encoding_bar_counts_documents_of_the_total_per_batch(tmp_path, tiny_model, bars):
     corpus = write_corpus(tmp_path / "c.jsonl", doc_lines(10))
     encoder = load_encoder(tiny_model, batch_size=2)
-    build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, shard_size=8)
+    build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, part_size=8)
     [bar] = bars
     assert (bar.total, bar.n, bar.unit) == (10, 10, "doc")
     moves = [step for step in bar.steps if step]
@@ -101,10 +101,10 @@ def test_resumed_encoding_bar_starts_at_the_documents_done(tmp_path, tiny_model,
 
     encoder.encode_docs = crash_on_second_shard
     with pytest.raises(KeyboardInterrupt):
-        build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, shard_size=4)
+        build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, part_size=4)
     del encoder.encode_docs
-    assert len(shard_paths(tmp_path / "idx" / VECTORS_DIR)) == 1  # kept: a rerun resumes from it
-    build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, shard_size=4)
+    assert len(part_paths(tmp_path / "idx" / VECTORS_DIR)) == 1  # kept: a rerun resumes from it
+    build_impact_index(str(corpus), tmp_path / "idx", tiny_model, encoder=encoder, part_size=4)
     assert (bars[-1].initial, bars[-1].total, bars[-1].n) == (4, 10, 10)
 
 
@@ -116,7 +116,7 @@ def bad_line_after_a_shard(tmp_path: Path, tiny_model: Path):
     result = run_cli("index", corpus, tmp_path / "idx", "-m", tiny_model, "--batch-size", "2", "--shard-size", "4")
     assert result.exit_code == 2, result.output
     assert "encode docs" in result.output and "c.jsonl:6" in result.output
-    assert len(shard_paths(tmp_path / "idx" / VECTORS_DIR)) == 1  # the shard before the bad line is kept
+    assert len(part_paths(tmp_path / "idx" / VECTORS_DIR)) == 1  # the shard before the bad line is kept
     return result.output
 
 

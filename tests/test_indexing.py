@@ -13,10 +13,11 @@ import pytest
 from lsr.data import read_corpus, read_queries
 from lsr.errors import LsrError
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.encode_corpus import MANIFEST, check_manifest, shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
-from lsr.indexing.lucene import count_docs
-from lsr.indexing.search import Searcher
+from lsr.indexing.vectors import VECTORS_INFO, check_vectors_info
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.lucene.writers import count_docs
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
 from tests.conftest import make_tiny_mlm, write_beir
@@ -30,7 +31,7 @@ def encoder(splade_tiny):
 @pytest.fixture(scope="module")
 def impact_index(tmp_path_factory, mini_scifact, splade_tiny, encoder):
     out = tmp_path_factory.mktemp("idx") / "splade"
-    build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=256, progress=False)
+    build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, part_size=256, progress=False)
     return out
 
 
@@ -43,7 +44,7 @@ def test_impact_index_records_what_it_was_built_with(impact_index, splade_tiny, 
     assert info.encoder_settings["doc_max_length"] == 256
     assert 100 < info.avg_postings_per_doc < 400
     assert count_docs(impact_index / LUCENE_DIR) == 600
-    assert len(shard_paths(impact_index / VECTORS_DIR)) == 3
+    assert len(part_paths(impact_index / VECTORS_DIR)) == 3
 
 
 def test_an_index_moves_with_the_model_folder_beside_it(tmp_path, mini_scifact, splade_tiny):
@@ -54,14 +55,14 @@ def test_an_index_moves_with_the_model_folder_beside_it(tmp_path, mini_scifact, 
     build_impact_index(str(tmp_path / "data"), tmp_path / "a" / "index", tmp_path / "a" / "model", progress=False)
     assert IndexInfo.read(tmp_path / "a" / "index").model == "../model"
     shutil.move(tmp_path / "a", tmp_path / "b")
-    assert Searcher(tmp_path / "b" / "index").search_one("cells", k=3)
+    assert LuceneSearcher(tmp_path / "b" / "index").search_one("cells", k=3)
 
 
 def test_lucene_top10_equals_brute_force_on_the_quantized_vectors(impact_index, mini_scifact):
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     queries = read_queries(mini_scifact, "test")
     run = searcher.search(queries, k=10)
-    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in shard_paths(impact_index / VECTORS_DIR)])
+    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in part_paths(impact_index / VECTORS_DIR)])
     scores = searcher.encode_queries(queries).dot(docs.quantize(100.0))
     agree = 0
     for row, query in enumerate(queries):
@@ -75,13 +76,13 @@ def test_lucene_top10_equals_brute_force_on_the_quantized_vectors(impact_index, 
 
 
 def test_search_one_matches_batch_search(impact_index, mini_scifact):
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     query = read_queries(mini_scifact, "test")[0]
     assert searcher.search_one(query.text, k=5, raw=True) == searcher.search([query], k=5)[query.id]
 
 
 def test_search_one_scores_are_the_models_dot_products(impact_index, mini_scifact, encoder):
-    searcher = Searcher(impact_index)
+    searcher = LuceneSearcher(impact_index)
     query = read_queries(mini_scifact, "test")[0]
     hits = searcher.search_one(query.text, k=3)
     docs = {d.id: d for d in read_corpus(mini_scifact)}
@@ -109,17 +110,17 @@ def test_resume_after_a_crash_indexes_every_document_once(tmp_path, mini_scifact
     encoder.encode_docs = crash_on_third_shard
     try:
         with pytest.raises(Crash):
-            build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=100, progress=False)
+            build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, part_size=100, progress=False)
     finally:
         del encoder.encode_docs
-    assert len(shard_paths(out / VECTORS_DIR)) == 2
+    assert len(part_paths(out / VECTORS_DIR)) == 2
     assert not (out / INFO_FILE).exists()
     with pytest.raises(LsrError, match="not a complete lsr index"):
-        Searcher(out)
-    report = build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, shard_size=100,
+        LuceneSearcher(out)
+    report = build_impact_index(str(mini_scifact), out, splade_tiny, encoder=encoder, part_size=100,
                                 progress=False)
     assert report.encoded_docs == 400
-    ids = [i for p in shard_paths(out / VECTORS_DIR) for i in SparseVectors.read_parquet(p).ids]
+    ids = [i for p in part_paths(out / VECTORS_DIR) for i in SparseVectors.read_parquet(p).ids]
     assert len(ids) == len(set(ids)) == 600
     assert count_docs(out / LUCENE_DIR) == 600
 
@@ -137,13 +138,13 @@ def test_searching_with_another_vocabulary_is_refused(impact_index, encoder):
 
     other = OtherVocab(encoder.model, encoder.tokenizer)
     with pytest.raises(LsrError, match="vocabulary"):
-        Searcher(impact_index, other)
+        LuceneSearcher(impact_index, other)
 
 
 def test_bm25_index_and_search(tmp_path, mini_scifact):
     report = build_bm25_index(str(mini_scifact), tmp_path / "bm25")
     assert (report.info.kind, report.info.num_docs, report.info.bm25) == ("bm25", 600, {"k1": 0.9, "b": 0.4})
-    searcher = Searcher(tmp_path / "bm25")
+    searcher = LuceneSearcher(tmp_path / "bm25")
     queries = read_queries(mini_scifact, "test")
     run = searcher.search(queries, k=1000)
     assert set(run) == {q.id for q in queries}
@@ -165,7 +166,7 @@ def test_blank_documents_and_queries_are_kept_and_match_nothing(tmp_path, splade
         assert (info.num_docs, info.num_empty) == (3, 1)
         assert "1 of 3 documents have no terms" in caplog.text and "near-dense" not in caplog.text
         caplog.clear()
-        run = Searcher(tmp_path / name).search(read_queries(folder, "test"), k=10)
+        run = LuceneSearcher(tmp_path / name).search(read_queries(folder, "test"), k=10)
         assert run["q2"] == [] and run["q1"][0][0] == "d1"
         assert "1 of 2 queries are empty" in caplog.text
         assert "d2" not in {d for d, _ in run["q1"]}
@@ -191,14 +192,14 @@ def test_duplicate_document_id_fails_without_a_complete_index(tmp_path):
 
 
 def test_pruning_is_applied_recorded_and_used_for_queries(tmp_path, mini_scifact, splade_tiny, encoder):
-    from lsr.indexing.pruning import Pruning
+    from lsr.pruning import Pruning
 
     pruning = Pruning(doc_top_k=32, query_top_k=8)
     report = build_impact_index(str(mini_scifact), tmp_path / "idx", splade_tiny, encoder=encoder,
                                 pruning=pruning, progress=False)
     assert report.info.pruning == pruning.to_dict()
     assert report.info.avg_postings_per_doc <= 32
-    searcher = Searcher(tmp_path / "idx")
+    searcher = LuceneSearcher(tmp_path / "idx")
     assert searcher.pruning == pruning
     assert searcher.encode_queries(read_queries(mini_scifact, "test")[:20]).nnz_per_row().max() <= 8
 
@@ -206,12 +207,12 @@ def test_pruning_is_applied_recorded_and_used_for_queries(tmp_path, mini_scifact
 def test_a_vectors_folder_from_before_a_setting_existed_resumes_at_its_default(tmp_path, encoder):
     """A manifest without `runtime` (written before the setting existed) means the default, torch; one
     that records another runtime is refused by name."""
-    check_manifest(tmp_path, encoder, "splade-tiny")
-    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    check_vectors_info(tmp_path, encoder, "splade-tiny")
+    manifest = json.loads((tmp_path / VECTORS_INFO).read_text())
     del manifest["settings"]["runtime"]
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
-    check_manifest(tmp_path, encoder, "splade-tiny")
+    (tmp_path / VECTORS_INFO).write_text(json.dumps(manifest))
+    check_vectors_info(tmp_path, encoder, "splade-tiny")
     manifest["settings"]["runtime"] = "onnx-int8"
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    (tmp_path / VECTORS_INFO).write_text(json.dumps(manifest))
     with pytest.raises(LsrError, match="settings.runtime: 'onnx-int8' there, 'torch' now"):
-        check_manifest(tmp_path, encoder, "splade-tiny")
+        check_vectors_info(tmp_path, encoder, "splade-tiny")

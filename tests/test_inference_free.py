@@ -12,7 +12,7 @@ import pytest
 from lsr.data import read_qrels, read_queries
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
-from lsr.indexing.pruning import Pruning
+from lsr.pruning import Pruning
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.idf import load_idf
@@ -136,7 +136,7 @@ def test_opensearch_layout_loads_as_inference_free(encoder, copy_of, splade_tiny
 
 def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):
     from lsr.indexing.build import build_impact_index
-    from lsr.indexing.search import Searcher
+    from lsr.search.lucene import LuceneSearcher
 
     model = tmp_path / "model"
     first_32 = SpladeEncoder(encoder.doc_encoder.model, encoder.tokenizer,
@@ -145,7 +145,7 @@ def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):
     short.save(model)
     report = build_impact_index(str(mini_scifact), tmp_path / "index", model, encoder=short, progress=False)
     assert report.info.encoder_kind == "inference-free" and report.info.encoder_settings["doc_max_length"] == 32
-    searcher = Searcher(tmp_path / "index")  # loads the query side from the recorded model folder
+    searcher = LuceneSearcher(tmp_path / "index")  # loads the query side from the recorded model folder
     assert isinstance(searcher.encoder, InferenceFreeEncoder)
     queries = read_queries(mini_scifact, "test")
     run = searcher.search(queries, k=100)
@@ -153,7 +153,7 @@ def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):
     ndcg = evaluate(run, read_qrels(mini_scifact, "test"), ["nDCG@10"]).values["nDCG@10"]
     print(f"mini-SciFact nDCG@10, splade-tiny documents (32 tokens) + OpenSearch IDF queries: {ndcg:.4f}")
     assert ndcg > 0.3
-    pruned = Searcher(tmp_path / "index", searcher.encoder, pruning=Pruning(query_top_k=2))
+    pruned = LuceneSearcher(tmp_path / "index", searcher.encoder, pruning=Pruning(query_top_k=2))
     prepared = pruned.prepare_query(queries[0].text)
     assert prepared.nnz_per_row().tolist() == [2]
     assert prepared.to_dicts(short.vocab) == short.encode_queries([queries[0].text]).prune(top_k=2).quantize(

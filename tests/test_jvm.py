@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from lsr.errors import LsrError
-from lsr.indexing import jvm
+from lsr.lucene import jvm
 
 
 def test_heap_comes_from_the_environment():
-    code = ("from lsr.indexing.jvm import jclass;"
+    code = ("from lsr.lucene.jvm import jclass;"
             "print(jclass('java.lang.Runtime').getRuntime().maxMemory() // 2**20)")
     env = {**os.environ, "LSR_JAVA_HEAP": "300m"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -43,7 +43,7 @@ def test_signals_stay_with_python_after_the_jvm_starts(tmp_path):
     # The handlers are set explicitly: a job started in the background inherits SIGINT ignored.
     code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
-            "from lsr.indexing.jvm import jclass\njclass('java.util.HashMap')()\n"
+            "from lsr.lucene.jvm import jclass\njclass('java.util.HashMap')()\n"
             "try:\n    print('up', flush=True)\n    time.sleep(60)\nexcept KeyboardInterrupt:\n"
             "    print('interrupted', flush=True)\n")  # 'up' inside the try: a signal right after it is caught
     for sig, expected in [(signal.SIGINT, "interrupted"), (signal.SIGTERM, None)]:
@@ -61,7 +61,7 @@ def test_the_jvm_keeps_its_fault_handlers_when_something_resets_them(tmp_path):
     `ray.init` installs Ray's crash reporter over them. HotSpot faults on purpose (a safepoint poll in compiled
     code, armed by each GC), so its next fault then killed the process: exit -11, no hs_err file, no traceback.
     lsr puts the JVM's handlers back on its way into Java."""
-    code = ("import ctypes, signal, threading, time\nfrom lsr.indexing.jvm import jclass\n"
+    code = ("import ctypes, signal, threading, time\nfrom lsr.lucene.jvm import jclass\n"
             "jclass('java.lang.System')\n"
             "libc = ctypes.CDLL(None)\n"
             "for sig in (signal.SIGSEGV, signal.SIGFPE, signal.SIGILL):\n"

@@ -17,18 +17,18 @@ import pytest
 
 from lsr.data import Query, read_corpus, read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import LUCENE_DIR, VECTORS_DIR
-from lsr.indexing.jvm import jclass
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR
+from lsr.lucene.jvm import jclass
+from lsr.pruning import Pruning
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
 from tests.conftest import cut_beir
 
 NUM_DOCS = 200
 NUM_QUERIES = 30
-SHARD_SIZE = 100
+PART_SIZE = 100
 FIELD = "contents"
 
 # Thresholds are exact binary fractions: float32 and float64 comparisons agree on them.
@@ -72,7 +72,7 @@ def indexes(tmp_path_factory, corpus, splade_tiny, encoder) -> dict[str, Path]:
         if name not in ENCODED:
             shutil.copytree(built[ENCODED[0]] / VECTORS_DIR, out / VECTORS_DIR)
         report = build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, scale=scale, pruning=pruning,
-                                    shard_size=SHARD_SIZE, progress=False)
+                                    part_size=PART_SIZE, progress=False)
         assert report.encoded_docs == (NUM_DOCS if name in ENCODED else 0)
         built[name] = out
     return built
@@ -97,7 +97,7 @@ def as_impacts(vectors: SparseVectors) -> list[Impacts]:
 
 
 def full_vectors(index: Path) -> SparseVectors:
-    return SparseVectors.concat([SparseVectors.read_parquet(p) for p in shard_paths(index / VECTORS_DIR)])
+    return SparseVectors.concat([SparseVectors.read_parquet(p) for p in part_paths(index / VECTORS_DIR)])
 
 
 def brute_force(query: Impacts, docs: list[Impacts], doc_ids: list[str]) -> dict[str, int]:
@@ -136,7 +136,7 @@ def assert_top_k_exact(hits: list[tuple[str, float]], expected: dict[str, int], 
 @pytest.mark.parametrize("case", CASES)
 def test_lucene_finds_every_match_with_the_exact_integer_dot_product(case, indexes, queries, encoder):
     scale, pruning = CASES[case]
-    searcher = Searcher(indexes[case], encoder)
+    searcher = LuceneSearcher(indexes[case], encoder)
     full = full_vectors(indexes[case])
     docs = reference_impacts(full, pruning.doc_top_k, pruning.doc_threshold, scale)
     query_vectors = encoder.encode_queries([q.text for q in queries], [q.id for q in queries])
@@ -167,10 +167,10 @@ def test_lucene_holds_the_pruned_postings_and_the_shards_the_full_vectors(case, 
         assert reader.numDocs() == NUM_DOCS
     finally:
         reader.close()
-    assert Searcher(indexes[case], encoder).info.avg_postings_per_doc == round(postings / NUM_DOCS, 2)
+    assert LuceneSearcher(indexes[case], encoder).info.avg_postings_per_doc == round(postings / NUM_DOCS, 2)
     # The shards are the unpruned build's, byte for byte (pruning is applied only on the way to Lucene).
-    assert [p.read_bytes() for p in shard_paths(indexes[case] / VECTORS_DIR)] \
-        == [p.read_bytes() for p in shard_paths(indexes["scale 100"] / VECTORS_DIR)]
+    assert [p.read_bytes() for p in part_paths(indexes[case] / VECTORS_DIR)] \
+        == [p.read_bytes() for p in part_paths(indexes["scale 100"] / VECTORS_DIR)]
 
 
 @pytest.mark.parametrize("case", ["doc top-k, query threshold", "doc threshold, query top-k, scale 37",
@@ -179,7 +179,7 @@ def test_prepare_query_applies_the_query_pruning(case, indexes, queries, encoder
     """`prepare_query` (what `search_one` sends) holds the pruned, quantized query terms (ten queries:
     each is encoded on its own)."""
     scale, pruning = CASES[case]
-    searcher = Searcher(indexes[case], encoder)
+    searcher = LuceneSearcher(indexes[case], encoder)
     queries = queries[:10]
     query_vectors = encoder.encode_queries([q.text for q in queries])
     wanted = reference_impacts(query_vectors, pruning.query_top_k, pruning.query_threshold, scale)
@@ -221,7 +221,7 @@ def reference_bm25(corpus: Path, queries: list[Query], k1: float, b: float) -> d
 @pytest.mark.parametrize("k1, b", [(0.9, 0.4), (1.6, 0.8)], ids=["default", "k1=1.6 b=0.8"])
 def test_bm25_scores_follow_the_formula_with_the_recorded_k1_and_b(k1, b, tmp_path, corpus, queries):
     build_bm25_index(str(corpus), tmp_path / "bm25", k1=k1, b=b)
-    searcher = Searcher(tmp_path / "bm25")
+    searcher = LuceneSearcher(tmp_path / "bm25")
     assert searcher.info.bm25 == {"k1": k1, "b": b} and searcher.score_unit == 1.0
     expected = reference_bm25(corpus, queries, k1, b)
     every = searcher.search(queries, k=1000)

@@ -254,7 +254,7 @@ def test_report_plot_shows_each_systems_points_on_both_panels(tmp_path, monkeypa
 def test_the_near_dense_warning_gives_the_average_and_the_share_of_the_vocabulary(tmp_path, caplog):
     import logging
 
-    from lsr.indexing.encode_corpus import _warn_if_near_dense
+    from lsr.indexing.vectors import _warn_if_near_dense
 
     vocab = [f"t{i}" for i in range(20)]
     dense = SparseVectors.from_dicts([{f"t{i}": 1.0 for i in range(14)}, {f"t{i}": 1.0 for i in range(4, 20)}],
@@ -271,17 +271,18 @@ def test_the_near_dense_warning_gives_the_average_and_the_share_of_the_vocabular
 
 def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
     from lsr.data import Document
-    from lsr.indexing.encode_corpus import MANIFEST, encode_corpus, shard_paths
+    from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
+    from lsr.indexing.layout import part_paths
     from lsr.models import load_encoder
     from tests.conftest import make_tiny_mlm
 
     encoder = load_encoder(make_tiny_mlm(tmp_path / "mlm", ["heart", "liver"]))
     folder = tmp_path / "not" / "yet" / "vectors"
     docs = [Document("a", "heart"), Document("b", "liver"), Document("c", "heart liver")]
-    stats = encode_corpus(docs, encoder, folder, model_name="mlm", shard_size=2, progress=False)
+    stats = encode_corpus(docs, encoder, folder, model_name="mlm", part_size=2, progress=False)
     assert (stats.num_docs, stats.encoded_now) == (3, 3)
-    assert [SparseVectors.read_parquet(p).ids for p in shard_paths(folder)] == [["a", "b"], ["c"]]
-    assert json.loads((folder / MANIFEST).read_text()) == {
+    assert [SparseVectors.read_parquet(p).ids for p in part_paths(folder)] == [["a", "b"], ["c"]]
+    assert json.loads((folder / VECTORS_INFO).read_text()) == {
         "model": "mlm", "encoder_kind": encoder.kind, "settings": json.loads(json.dumps(encoder.settings)),
         "vocab_fingerprint": encoder.fingerprint}
 
@@ -291,7 +292,7 @@ def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
 
 def test_pruning_applies_its_own_top_k_and_threshold_to_documents_and_to_queries():
     """Each side uses both of its own settings: weights strictly above the threshold, then the top k."""
-    from lsr.indexing.pruning import Pruning
+    from lsr.pruning import Pruning
 
     vectors = SparseVectors.from_dicts([{"a": 0.875, "b": 0.5, "c": 0.125, "d": 0.75}, {"a": 0.0625, "b": 0.25},
                                         {"c": 0.125}], ["x", "y", "z"], VOCAB)
@@ -307,8 +308,8 @@ def test_pruning_applies_its_own_top_k_and_threshold_to_documents_and_to_queries
 
 def test_index_mb_counts_every_file_under_the_lucene_folder_in_mib(tmp_path):
     """Files in sub-folders count; files of the index folder outside lucene/ (vectors, metadata) do not."""
-    from lsr.indexing.index_info import LUCENE_DIR
-    from lsr.indexing.stats import index_mb
+    from lsr.indexing.layout import LUCENE_DIR
+    from lsr.eval.cost import index_mb
 
     (tmp_path / LUCENE_DIR / "sub").mkdir(parents=True)
     (tmp_path / LUCENE_DIR / "_0.cfs").write_bytes(b"\0" * 2**20)

@@ -16,13 +16,13 @@ import pytest
 
 from lsr.data import Query, read_corpus
 from lsr.errors import LsrError
-from lsr.indexing import bulk
+from lsr.lucene import bulk
 from lsr.indexing.build import BuildReport, build_bm25_index, build_impact_index
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
-from lsr.indexing.lucene import ImpactStats, check_vocab_terms, count_docs
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.lucene.writers import ImpactStats, check_vocab_terms, count_docs
+from lsr.pruning import Pruning
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
 from tests.conftest import cut_beir, error_of, write_beir
@@ -58,7 +58,7 @@ def encoder(splade_tiny):
 def impact(tmp_path_factory, corpus, splade_tiny, encoder) -> Path:
     out = tmp_path_factory.mktemp("mut-impact") / "idx"
     build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, scale=SCALE, pruning=PRUNING,
-                       shard_size=16, progress=False)
+                       part_size=16, progress=False)
     return out
 
 
@@ -77,7 +77,7 @@ def doc_impacts(index: Path) -> dict[str, dict[int, int]]:
     """The document impacts as the index must hold them: the full vectors of the shards, each row's
     doc_top_k largest weights (ties: lower term id), round(weight * scale), zeros dropped."""
     found = {}
-    for path in shard_paths(index / VECTORS_DIR):
+    for path in part_paths(index / VECTORS_DIR):
         vectors = SparseVectors.read_parquet(path)
         for i, doc_id in enumerate(vectors.ids):
             terms, weights = vectors.row(i)
@@ -116,7 +116,7 @@ def test_impact_search_one_is_the_exact_integer_dot_product(helper, impact, quer
     divided by scale²."""
     if not helper:
         no_helper(monkeypatch)
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     docs = doc_impacts(impact)
     assert searcher.score_unit == SCALE ** 2
     for query in queries[:4]:
@@ -132,7 +132,7 @@ def test_impact_search_one_is_the_exact_integer_dot_product(helper, impact, quer
 
 
 def test_impact_batch_search_is_the_exact_dot_product_and_keeps_empty_queries(impact, queries, encoder, caplog):
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     docs = doc_impacts(impact)
     with caplog.at_level(logging.WARNING):
         run = searcher.search(queries, 1000)
@@ -146,33 +146,33 @@ def test_impact_batch_search_is_the_exact_dot_product_and_keeps_empty_queries(im
 
 
 def test_query_terms_are_the_pruned_quantized_query_terms_and_bm25_analyzed_tokens(impact, bm25, queries, encoder):
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     vocab = encoder.vocab
     assert searcher.query_terms(queries[:4]) == [{vocab[t] for t in query_impacts(encoder, q.text)}
                                                  for q in queries[:4]]
-    words = Searcher(bm25).query_terms([Query("a", "The running dogs"), Query("b", " \t"), Query("c", "")])
+    words = LuceneSearcher(bm25).query_terms([Query("a", "The running dogs"), Query("b", " \t"), Query("c", "")])
     assert words == [{"run", "dog"}, set(), set()]
 
 
 def test_search_vectors_refusals_and_rows_without_terms(impact, bm25, queries, encoder):
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     vectors = searcher.encode_queries(queries)
     run = searcher.search_vectors(vectors, 10)
     assert list(run) == [q.id for q in queries] and run["empty"] == [] and run["blank"] == []
     assert run == searcher.search(queries, 10)
     assert "scale" in error_of(lambda: searcher.search_vectors(encoder.encode_queries(["cells"]).quantize(100.0), 10))
     assert "at least 1" in error_of(lambda: searcher.search_vectors(vectors, 0))
-    assert "BM25 index" in error_of(lambda: Searcher(bm25).search_vectors(vectors, 10))
+    assert "BM25 index" in error_of(lambda: LuceneSearcher(bm25).search_vectors(vectors, 10))
     for call in (searcher.search, searcher.search_with_anserini):
         assert "at least 1" in error_of(lambda: call(queries, 0))
 
 
 def test_prepare_query_joins_whitespace_and_blank_queries_find_nothing(bm25, impact):
-    searcher = Searcher(bm25)
+    searcher = LuceneSearcher(bm25)
     assert searcher.prepare_query("  cell \t\n death ") == "cell death"
     assert searcher.prepare_query(" \t ") is None and searcher.search_one(" \t ") == []
     assert searcher.search_one("  cell \t\n death ", k=5) == searcher.search_one("cell death", k=5)
-    assert Searcher(impact).search_prepared(None) == []
+    assert LuceneSearcher(impact).search_prepared(None) == []
 
 
 def write_without_bm25_settings(index: Path, out: Path) -> Path:
@@ -194,7 +194,7 @@ def test_bm25_metadata_without_k1_and_b_searches_with_k1_09_and_b_04(helper, bm2
     if not helper:
         no_helper(monkeypatch)
     assert IndexInfo.read(bare).bm25 is None and IndexInfo.read(bm25).bm25 == {"k1": 0.9, "b": 0.4}
-    found, wanted, differs = Searcher(bare), Searcher(bm25), Searcher(other)
+    found, wanted, differs = LuceneSearcher(bare), LuceneSearcher(bm25), LuceneSearcher(other)
     assert found.search(queries, 20) == wanted.search(queries, 20) != differs.search(queries, 20)
     assert found.search_with_anserini(queries, 20) == wanted.search(queries, 20)
     for query in queries[:4]:
@@ -205,15 +205,15 @@ def test_bm25_metadata_without_k1_and_b_searches_with_k1_09_and_b_04(helper, bm2
 def test_bm25_single_query_without_the_helper_uses_the_recorded_k1_and_b(corpus, queries, tmp_path, monkeypatch):
     index = tmp_path / "idx"
     build_bm25_index(str(corpus), index, k1=1.6, b=0.8)
-    with_helper = [Searcher(index).search_one(q.text, 10) for q in queries[:4]]
+    with_helper = [LuceneSearcher(index).search_one(q.text, 10) for q in queries[:4]]
     no_helper(monkeypatch)
-    searcher = Searcher(index)
+    searcher = LuceneSearcher(index)
     assert [searcher.search_one(q.text, 10) for q in queries[:4]] == with_helper
     assert searcher._bulk is False
 
 
 def test_a_closed_searcher_reopens_and_gives_the_same_run(impact, queries):
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     first = searcher.search(queries, 10)
     one = searcher.search_one(queries[0].text, 5)
     searcher.close()
@@ -224,7 +224,7 @@ def test_a_closed_searcher_reopens_and_gives_the_same_run(impact, queries):
 # --- bulk.py ------------------------------------------------------------------------------------------
 
 def test_bulk_search_restores_the_garbage_collectors_state(bm25, queries):
-    searcher = Searcher(bm25)
+    searcher = LuceneSearcher(bm25)
     was = gc.isenabled()
     try:
         gc.enable()
@@ -239,7 +239,7 @@ def test_bulk_search_restores_the_garbage_collectors_state(bm25, queries):
 
 
 def test_bulk_search_vectors_needs_quantized_vectors_and_positive_k(impact, queries, encoder):
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     java = searcher._bulk_searcher()
     with pytest.raises(ValueError, match="quantized"):
         java.search_vectors(encoder.encode_queries([queries[0].text], ["q"]), 10)
@@ -250,7 +250,7 @@ def test_bulk_search_vectors_needs_quantized_vectors_and_positive_k(impact, quer
 
 @pytest.mark.parametrize("k", [1, 3])
 def test_bulk_searches_split_into_many_java_calls_give_the_same_run(k, impact, bm25, queries, monkeypatch):
-    searchers = Searcher(impact), Searcher(bm25)
+    searchers = LuceneSearcher(impact), LuceneSearcher(bm25)
     whole = [s.search(queries, k) for s in searchers]
     monkeypatch.setattr(bulk, "MAX_HITS_PER_CALL", 2 * k + 1)  # two queries per call, the last call shorter
     assert [s.search(queries, k) for s in searchers] == whole
@@ -367,7 +367,7 @@ def test_single_term_queries_are_searched_and_k_1_is_allowed(impact, queries, en
     """Query pruning to one term per query: every query still searches (with exact scores); k = 1 is a
     valid depth for `search_vectors`."""
     pruning = Pruning(doc_top_k=PRUNING.doc_top_k, query_top_k=1)
-    searcher = Searcher(impact, encoder, pruning=pruning)
+    searcher = LuceneSearcher(impact, encoder, pruning=pruning)
     docs = doc_impacts(impact)
     run = searcher.search(queries[:-2], 1000)
     vectors = searcher.encode_queries(queries[:-2])
@@ -385,27 +385,27 @@ def test_single_term_queries_are_searched_and_k_1_is_allowed(impact, queries, en
 
 
 def test_search_prepared_defaults_to_ten_hits_and_the_fallback_honours_k(bm25, monkeypatch):
-    searcher = Searcher(bm25)
+    searcher = LuceneSearcher(bm25)
     prepared = searcher.prepare_query("cell protein")
     many = searcher.search_prepared(prepared, 30)
     assert len(many) > 11 and searcher.search_prepared(prepared) == many[:10]
     no_helper(monkeypatch)
-    fallback = Searcher(bm25)
+    fallback = LuceneSearcher(bm25)
     assert fallback.search_prepared(prepared, 30) == many and fallback._bulk is False
 
 
 def test_single_query_scores_of_the_bulk_searcher_are_anserinis_simple_searcher_floats(impact, queries,
                                                                                        monkeypatch):
     texts = [q.text for q in queries[:-2]]
-    with_helper = [Searcher(impact).search_one(text, 50, raw=True) for text in texts]
+    with_helper = [LuceneSearcher(impact).search_one(text, 50, raw=True) for text in texts]
     no_helper(monkeypatch)
-    simple = Searcher(impact)
+    simple = LuceneSearcher(impact)
     assert [simple.search_one(text, 50, raw=True) for text in texts] == with_helper
 
 
 def test_no_warning_when_no_query_is_empty(bm25, queries, caplog):
     with caplog.at_level(logging.WARNING):
-        Searcher(bm25).search(queries[:-2], 10)
+        LuceneSearcher(bm25).search(queries[:-2], 10)
     assert "empty" not in caplog.text
 
 
@@ -413,14 +413,14 @@ def test_search_returns_1000_hits_by_default(tmp_path):
     docs = [{"_id": f"d{i:04d}", "title": "", "text": f"okapi w{i}"} for i in range(1003)]
     corpus = write_beir(tmp_path / "c", docs, [], [])
     build_bm25_index(str(corpus), tmp_path / "idx")
-    run = Searcher(tmp_path / "idx").search([Query("q", "okapi")])
+    run = LuceneSearcher(tmp_path / "idx").search([Query("q", "okapi")])
     assert len(run["q"]) == 1000
 
 
 def test_search_vectors_returns_1000_hits_by_default(tmp_path, encoder, splade_tiny):
     """An impact index of 1003 one-term documents (written from vectors, no encoding): a one-term query
     vector gets 1000 hits by default, with the exact integer scores."""
-    from lsr.indexing.lucene import write_impact_index
+    from lsr.lucene.writers import write_impact_index
 
     n, term = 1003, encoder.vocab.index("cell")
     weights = (np.arange(n) % 7 + 1) / 10.0
@@ -429,11 +429,11 @@ def test_search_vectors_returns_1000_hits_by_default(tmp_path, encoder, splade_t
     index = tmp_path / "idx"
     (index / VECTORS_DIR).mkdir(parents=True)
     vectors.to_parquet(index / VECTORS_DIR / "part-00000.parquet")
-    stats = write_impact_index(shard_paths(index / VECTORS_DIR), encoder.vocab, 100.0, index / LUCENE_DIR)
+    stats = write_impact_index(part_paths(index / VECTORS_DIR), encoder.vocab, 100.0, index / LUCENE_DIR)
     assert (stats.num_docs, stats.num_empty, stats.postings) == (n, 0, n)
     IndexInfo("impact", n, 0, "c", model=str(splade_tiny), vocab_fingerprint=encoder.fingerprint,
               scale=100.0).save(index)
-    searcher = Searcher(index, encoder)
+    searcher = LuceneSearcher(index, encoder)
     query = SparseVectors(["q"], np.array([0, 1]), np.array([term]), np.array([3]), len(encoder.vocab), scale=100.0)
     hits = searcher.search_vectors(query)["q"]
     assert len(hits) == 1000
@@ -454,7 +454,7 @@ def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
     build_bm25_index(str(corpus), tmp_path / "idx")
     info = IndexInfo.read(tmp_path / "idx")
     assert (info.num_docs, info.num_empty) == (2, 2)
-    assert Searcher(tmp_path / "idx").search([Query("q", "okapi")], 10) == {"q": []}
+    assert LuceneSearcher(tmp_path / "idx").search([Query("q", "okapi")], 10) == {"q": []}
 
 
 # --- third batch: a mutation run over lsr/indexing at 3165aff (bulk, build, lucene, backends,
@@ -463,7 +463,7 @@ def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
 def test_every_query_lucene_refuses_is_named_with_lucenes_reason(impact, queries, encoder, caplog):
     """Two queries over Lucene's 1024-clause limit among others: both get no hits, the others their exact
     hits, and the warning names each refused query with the reason Lucene gave."""
-    searcher = Searcher(impact)
+    searcher = LuceneSearcher(impact)
     vectors = searcher.encode_queries(queries[:3])
     vocab_size, docs = vectors.vocab_size, doc_impacts(impact)
 
@@ -490,7 +490,7 @@ def test_an_index_whose_lucene_folder_is_broken_is_an_error_naming_the_search(bm
     broken = Path(shutil.copytree(bm25, tmp_path / "broken"))
     shutil.rmtree(broken / LUCENE_DIR)
     (broken / LUCENE_DIR).mkdir()
-    message = error_of(lambda: Searcher(broken).search(queries, 10))
+    message = error_of(lambda: LuceneSearcher(broken).search(queries, 10))
     assert message.startswith("Lucene search failed: ") and "IndexNotFound" in message
 
 
@@ -532,7 +532,7 @@ def test_a_doc_id_table_that_does_not_fit_the_index_is_refused(table, max_doc, r
 # --- backends.py --------------------------------------------------------------------------------------
 
 def test_search_backends_are_checked_and_described_as_given():
-    from lsr.indexing.backends import SearchBackend
+    from lsr.search.backends import SearchBackend
 
     assert error_of(lambda: SearchBackend("faiss")) == "unknown search backend 'faiss': one of lucene, seismic"
     assert SearchBackend().describe() == {"name": "lucene"}
@@ -544,7 +544,7 @@ def test_search_backends_are_checked_and_described_as_given():
 @pytest.fixture(scope="module")
 def sharded_impact(tmp_path_factory, impact, encoder) -> Path:
     """The impact index's vectors (3 Parquet files) as a sharded index of 2 shards."""
-    from lsr.distributed.shards import shard_index
+    from lsr.indexing.sharded import shard_index
 
     out = tmp_path_factory.mktemp("mut-sharded") / "idx"
     shard_index(impact, out, num_shards=2, encoder=encoder, progress=False)
@@ -553,11 +553,12 @@ def sharded_impact(tmp_path_factory, impact, encoder) -> Path:
 
 def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(impact, sharded_impact, encoder, queries,
                                                                         tmp_path):
-    from lsr.distributed.search import ShardedSearcher
-    from lsr.indexing.backends import SearchBackend, SeismicParams
+    from lsr.search.sharded import ShardedSearcher
+    from lsr.search.backends import SearchBackend
+    from lsr.indexing.seismic import SeismicParams
 
     single = SearchBackend().open(impact, encoder, threads=3)
-    assert type(single) is Searcher and single.encoder is encoder and single.threads == 3
+    assert type(single) is LuceneSearcher and single.encoder is encoder and single.threads == 3
     sharded = SearchBackend().open(sharded_impact, encoder, threads=3)
     assert type(sharded) is ShardedSearcher and sharded.encoder is encoder
     assert [shard.searcher.threads for shard in sharded._shards] == [3, 3]
@@ -567,7 +568,8 @@ def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(impact,
         lambda: SearchBackend("seismic").open(sharded_impact, encoder))
     assert "--ray searches a sharded index" in error_of(lambda: SearchBackend(ray="auto").open(impact, encoder))
     pytest.importorskip("seismic")
-    from lsr.indexing.seismic import SeismicSearcher, build_seismic_index
+    from lsr.search.seismic import SeismicSearcher
+    from lsr.indexing.seismic import build_seismic_index
 
     copy = Path(shutil.copytree(impact, tmp_path / "with-seismic"))
     build_seismic_index(copy, SeismicParams(n_postings=100_000, summary_energy=1.0), threads=1)
@@ -606,7 +608,7 @@ def tiny_build(tmp_path_factory, tiny_mlm):
                         [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
     out = tmp_path_factory.mktemp("mut-tiny") / "idx"
     start = time.perf_counter()
-    report = build_impact_index(str(corpus), out, tiny_mlm, scale=TINY_SCALE, pruning=TINY_PRUNING, shard_size=5,
+    report = build_impact_index(str(corpus), out, tiny_mlm, scale=TINY_SCALE, pruning=TINY_PRUNING, part_size=5,
                                 progress=False)
     return out, report, time.perf_counter() - start
 
@@ -615,7 +617,7 @@ def pruned_impacts(index: Path, top_k: int | None, scale: float) -> dict[str, di
     """Each document's top_k largest weights (ties: lower term id) of the shards, round(weight * scale),
     zeros dropped."""
     found = {}
-    for path in shard_paths(index / VECTORS_DIR):
+    for path in part_paths(index / VECTORS_DIR):
         vectors = SparseVectors.read_parquet(path)
         for i, doc_id in enumerate(vectors.ids):
             terms, weights = vectors.row(i)
@@ -638,7 +640,7 @@ def test_an_impact_build_writes_the_pruning_it_records_and_times_its_steps(tiny_
     docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
     assert info.avg_postings_per_doc == round(sum(map(len, docs.values())) / 12, 2)
     vocab_size = len(load_encoder(info.model_location(out)).vocab)
-    hits = Searcher(out).search_vectors(every_term_query(vocab_size, TINY_SCALE), 100)["all"]
+    hits = LuceneSearcher(out).search_vectors(every_term_query(vocab_size, TINY_SCALE), 100)["all"]
     assert as_integers(hits) == brute_force({t: 1 for t in range(vocab_size)}, docs)
     # each rate is over a part of the build: at least the documents over the whole build's time
     assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"}
@@ -661,26 +663,26 @@ def test_a_bm25_build_killed_after_lucene_finished_is_completed_by_a_rerun(tmp_p
     corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
     out = tmp_path / "idx"
     build_bm25_index(str(corpus), out)
-    expected = Searcher(out).search([Query("q", "liver glucose")], 20)
+    expected = LuceneSearcher(out).search([Query("q", "liver glucose")], 20)
     (out / INFO_FILE).unlink()
     build_bm25_index(str(corpus), out)
     assert IndexInfo.read(out).num_docs == 12 and count_docs(out / LUCENE_DIR) == 12
-    assert Searcher(out).search([Query("q", "liver glucose")], 20) == expected != {"q": []}
+    assert LuceneSearcher(out).search([Query("q", "liver glucose")], 20) == expected != {"q": []}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "idx"] and not list(out.glob(".*"))
 
 
 def test_the_anserini_fallback_writes_the_index_and_counts_of_lsrs_indexer(tiny_build, tmp_path, monkeypatch):
-    from lsr.indexing import lucene
+    from lsr.lucene import writers as lucene
 
     out, _, _ = tiny_build
     vocab = load_encoder(IndexInfo.read(out).model_location(out)).vocab
-    shards = shard_paths(out / VECTORS_DIR)
+    shards = part_paths(out / VECTORS_DIR)
     ours = lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "ours", pruning=TINY_PRUNING)
     deep = tmp_path / "new" / "deeper" / "theirs"  # folders created
     theirs = lucene.write_impact_index_with_anserini(shards, vocab, TINY_SCALE, deep, pruning=TINY_PRUNING)
     docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
     assert ours == theirs == ImpactStats(12, sum(not d for d in docs.values()), sum(map(len, docs.values())))
-    searcher = Searcher(out)
+    searcher = LuceneSearcher(out)
     query = every_term_query(len(vocab), TINY_SCALE)
     expected = searcher.search_vectors(query, 100)
     for lucene_dir in (tmp_path / "ours", deep):
@@ -696,45 +698,45 @@ def test_the_anserini_fallback_writes_the_index_and_counts_of_lsrs_indexer(tiny_
 
 def test_resuming_an_encoding_counts_the_finished_shards_and_names_the_first_changed_document(tmp_path, tiny_mlm):
     from lsr.data import Document
-    from lsr.indexing.encode_corpus import encode_corpus
+    from lsr.indexing.vectors import encode_corpus
 
     encoder = load_encoder(tiny_mlm, batch_size=4)
     folder = tmp_path / "new" / "deeper" / "vectors"  # parents created
-    first = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    first = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", part_size=3, progress=False)
     assert (first.num_docs, first.encoded_now) == (10, 10)
-    assert [SparseVectors.read_parquet(p).ids for p in shard_paths(folder)] == [
+    assert [SparseVectors.read_parquet(p).ids for p in part_paths(folder)] == [
         [d.id for d in tiny_docs(10)[i:i + 3]] for i in range(0, 10, 3)]
-    again = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    again = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", part_size=3, progress=False)
     assert (again.num_docs, again.encoded_now) == (10, 0)
-    shard_paths(folder)[-1].unlink()
-    rest = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", shard_size=3, progress=False)
+    part_paths(folder)[-1].unlink()
+    rest = encode_corpus(tiny_docs(10), encoder, folder, model_name="mlm", part_size=3, progress=False)
     assert (rest.num_docs, rest.encoded_now) == (10, 1)
     changed = tiny_docs(10)
     changed[7] = Document("other", changed[7].text)
-    message = error_of(lambda: encode_corpus(changed, encoder, folder, model_name="mlm", shard_size=3,
+    message = error_of(lambda: encode_corpus(changed, encoder, folder, model_name="mlm", part_size=3,
                                              progress=False))
-    assert message == (f"{shard_paths(folder)[2]}: the corpus changed since this shard was written (ids differ "
+    assert message == (f"{part_paths(folder)[2]}: the corpus changed since this part was written (ids differ "
                        f"near document 7); use a new output folder or --overwrite")
 
 
 def test_a_refused_resume_names_each_difference_with_both_values(tmp_path, tiny_mlm):
-    from lsr.indexing.encode_corpus import MANIFEST, check_manifest
+    from lsr.indexing.vectors import VECTORS_INFO, check_vectors_info
 
     encoder = load_encoder(tiny_mlm, doc_max_length=32)
-    check_manifest(tmp_path, encoder, "mlm")
+    check_vectors_info(tmp_path, encoder, "mlm")
     other = load_encoder(tiny_mlm, doc_max_length=48)
-    assert error_of(lambda: check_manifest(tmp_path, other, "elsewhere/mlm")) == (
+    assert error_of(lambda: check_vectors_info(tmp_path, other, "elsewhere/mlm")) == (
         f"{tmp_path}: holds vectors from another model or settings (model: 'mlm' there, 'elsewhere/mlm' now; "
         f"settings.doc_max_length: 32 there, 48 now); use a new output folder or --overwrite")
-    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest = json.loads((tmp_path / VECTORS_INFO).read_text())
     manifest["settings"]["retired"] = 1
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
-    assert error_of(lambda: check_manifest(tmp_path, encoder, "mlm")) == (
+    (tmp_path / VECTORS_INFO).write_text(json.dumps(manifest))
+    assert error_of(lambda: check_vectors_info(tmp_path, encoder, "mlm")) == (
         f"{tmp_path}: holds vectors from another model or settings (settings.retired: 1 there, None now); "
         f"use a new output folder or --overwrite")
     del manifest["settings"]["retired"], manifest["settings"]["precision"]  # written before the setting existed
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
-    check_manifest(tmp_path, encoder, "mlm")
+    (tmp_path / VECTORS_INFO).write_text(json.dumps(manifest))
+    check_vectors_info(tmp_path, encoder, "mlm")
 
 
 # --- sharded search (lsr/distributed/search.py) -------------------------------------------------------
@@ -744,7 +746,7 @@ def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(impact, 
     """With its recorded model gone, a sharded index searched with an encoder given
     loads no model; its runs, single-query hits (default 10, raw or scaled) and the empty-query warning are
     the single index's; a query pruning given is the one used."""
-    from lsr.distributed.search import ShardedSearcher
+    from lsr.search.sharded import ShardedSearcher
 
     moved = Path(shutil.copytree(sharded_impact, tmp_path / "moved"))
     for path in [moved / "lsr-sharded-index.json", *moved.glob("*/" + INFO_FILE)]:  # the model is gone
@@ -752,7 +754,7 @@ def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(impact, 
         (raw["index"] if "index" in raw else raw)["model"] = "/nonexistent/splade-tiny"
         path.write_text(json.dumps(raw))
     assert "model not found" in str(pytest.raises(LsrError, ShardedSearcher, moved).value)
-    single = Searcher(impact, encoder)
+    single = LuceneSearcher(impact, encoder)
     expected = single.search(queries, 30)
     with ShardedSearcher(moved, encoder) as sharded:
         with caplog.at_level(logging.WARNING):
@@ -767,24 +769,25 @@ def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(impact, 
     pruning = Pruning(query_top_k=1)
     with ShardedSearcher(moved, encoder, pruning=pruning) as pruned:
         assert pruned.pruning == pruning
-        assert pruned.search(queries, 30) == Searcher(impact, encoder, pruning=pruning).search(queries, 30) != expected
+        assert pruned.search(queries, 30) == LuceneSearcher(impact, encoder, pruning=pruning).search(queries, 30) != expected
 
 
 def test_a_sharded_index_of_one_shard_is_searched_as_its_single_index(impact, encoder, queries, tmp_path):
-    from lsr.distributed.search import ShardedSearcher
-    from lsr.distributed.shards import shard_index
+    from lsr.search.sharded import ShardedSearcher
+    from lsr.indexing.sharded import shard_index
 
     shard_index(impact, tmp_path / "one", num_shards=1, encoder=encoder, progress=False)
     with ShardedSearcher(tmp_path / "one", encoder) as one:
-        assert one.search(queries, 30) == Searcher(impact, encoder).search(queries, 30)
+        assert one.search(queries, 30) == LuceneSearcher(impact, encoder).search(queries, 30)
 
 
 def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(tmp_path, encoder, splade_tiny):
     """2500 one-term documents in 2 shards, the first shard's impacts all higher: the top 2000 take 1250
     hits from one shard; `search` returns 1000 hits by default, `search_one` 10."""
-    from lsr.distributed.search import ShardedSearcher
-    from lsr.distributed.shards import build_sharded_index
-    from lsr.indexing.encode_corpus import check_manifest, shard_path
+    from lsr.search.sharded import ShardedSearcher
+    from lsr.indexing.sharded import build_sharded_index
+    from lsr.indexing.vectors import check_vectors_info
+    from lsr.indexing.layout import part_path
 
     n, half, term = 2500, 1250, encoder.vocab.index("cell")
     ids = [f"d{i:04d}" for i in range(n)]
@@ -793,8 +796,8 @@ def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(t
     vectors.mkdir()
     for part, rows in enumerate((np.arange(half), np.arange(half, n))):
         SparseVectors([ids[i] for i in rows], np.arange(len(rows) + 1), np.full(len(rows), term), weights[rows],
-                      len(encoder.vocab)).to_parquet(shard_path(vectors, part))
-    check_manifest(vectors, encoder, str(splade_tiny))
+                      len(encoder.vocab)).to_parquet(part_path(vectors, part))
+    check_vectors_info(vectors, encoder, str(splade_tiny))
     build_sharded_index(vectors, tmp_path / "idx", splade_tiny, num_shards=2, encoder=encoder, progress=False)
     impacts = {doc: round(w * 100) for doc, w in zip(ids, weights.tolist())}
     expected = sorted(impacts.items(), key=lambda hit: (-hit[1], hit[0]))[:2000]
@@ -811,7 +814,7 @@ def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(t
 def test_merged_shard_runs_rank_and_score_as_one_index():
     """Queries found in one shard only keep that shard's hits and scores; hits from several are ranked by
     score then id and tied scores lowered as Anserini does, in float32 (a step of 1e-6 vanishes at 3e6)."""
-    from lsr.distributed.merge import MAX_MERGED_K, merge_runs
+    from lsr.search.merge import MAX_MERGED_K, merge_runs
 
     first = {"first": [("x", 4.0), ("y", 3.999999)], "both": [("a", 9.0), ("c", 5.0)], "big": [("p", 3e6)]}
     second = {"both": [("b", 7.0), ("d", 5.0)], "second": [("z", 2.0)], "none": [], "big": [("o", 3e6)]}
@@ -827,8 +830,8 @@ def test_merged_shard_runs_rank_and_score_as_one_index():
 def test_merged_scores_of_long_tied_runs_are_printed_as_java_prints_them():
     """Over 19,532 hits tied at a score in [2^16, 2^17) step down to x.9765625 (float32), a 6-decimal
     rounding tie that Java's %f rounds half up (the 6th digit even: round-half-even would differ)."""
-    from lsr.distributed.merge import run_scores
-    from lsr.indexing import jvm
+    from lsr.search.merge import run_scores
+    from lsr.lucene import jvm
 
     java = jvm.bulk_searcher_class()
     for score in (65537, 99999, 131071):
@@ -845,7 +848,7 @@ def test_a_searcher_loads_the_model_with_the_settings_the_index_records(tmp_path
     encoder = load_encoder(tiny_mlm, query_max_length=4)
     corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(6)], [], [])
     build_impact_index(str(corpus), tmp_path / "idx", tiny_mlm, encoder=encoder, scale=TINY_SCALE, progress=False)
-    searcher = Searcher(tmp_path / "idx")
+    searcher = LuceneSearcher(tmp_path / "idx")
     assert searcher.encoder.settings == encoder.settings
     text = " ".join(TINY_WORDS * 3)
     truncated = impacts_of(encoder.encode_queries([text]).quantize(TINY_SCALE))
@@ -856,15 +859,15 @@ def test_a_searcher_loads_the_model_with_the_settings_the_index_records(tmp_path
 def test_anserinis_path_returns_1000_hits_by_default(tmp_path):
     docs = [{"_id": f"d{i:04d}", "title": "", "text": f"okapi w{i}"} for i in range(1003)]
     build_bm25_index(str(write_beir(tmp_path / "c", docs, [], [])), tmp_path / "idx")
-    assert len(Searcher(tmp_path / "idx").search_with_anserini([Query("q", "okapi")])["q"]) == 1000
+    assert len(LuceneSearcher(tmp_path / "idx").search_with_anserini([Query("q", "okapi")])["q"]) == 1000
 
 
 def test_single_queries_default_to_ten_hits_and_reopen_after_close_without_the_helper(bm25, monkeypatch):
-    searcher = Searcher(bm25)
+    searcher = LuceneSearcher(bm25)
     many = searcher.search_one("cell protein", 30)
     assert len(many) > 10 and searcher.search_one("cell protein") == many[:10]
     no_helper(monkeypatch)
-    fallback = Searcher(bm25)
+    fallback = LuceneSearcher(bm25)
     assert fallback.search_one("cell protein", 30) == many
     fallback.close()
     assert fallback.search_one("cell protein", 30) == many and fallback._bulk is False
@@ -872,10 +875,10 @@ def test_single_queries_default_to_ten_hits_and_reopen_after_close_without_the_h
 
 def test_lucene_refusing_a_document_is_an_error_naming_the_indexing(tiny_build, tmp_path):
     """Vectors whose term ids lie beyond the vocabulary given: Java throws while adding them."""
-    from lsr.indexing import lucene
+    from lsr.lucene import writers as lucene
 
     out, _, _ = tiny_build
-    message = error_of(lambda: lucene.write_impact_index(shard_paths(out / VECTORS_DIR), ["[PAD]", "[UNK]"],
+    message = error_of(lambda: lucene.write_impact_index(part_paths(out / VECTORS_DIR), ["[PAD]", "[UNK]"],
                                                          TINY_SCALE, tmp_path / "lucene"))
     assert message.startswith("Lucene indexing failed: ") and not (tmp_path / "lucene").exists()
 
@@ -883,7 +886,7 @@ def test_lucene_refusing_a_document_is_an_error_naming_the_indexing(tiny_build, 
 def test_the_input_folder_a_killed_build_leaves_is_removed_by_the_next(tmp_path, corpus):
     """Anserini's input is written to a temporary folder beside the Lucene folder; one a build killed with
     SIGKILL left (never cleaned up) is removed by the next build of that index."""
-    from lsr.indexing import lucene
+    from lsr.lucene import writers as lucene
 
     out = tmp_path / "idx"
     out.mkdir()
@@ -898,7 +901,7 @@ def test_the_input_folder_a_killed_build_leaves_is_removed_by_the_next(tmp_path,
 # --- sharded indexes (lsr/distributed/shards.py) ------------------------------------------------------
 
 def test_shard_groups_split_the_files_nearest_the_even_split_points():
-    from lsr.distributed.shards import plan_groups
+    from lsr.indexing.sharded import plan_groups
 
     assert plan_groups([5], 1) == [range(0, 1)]
     assert plan_groups([1, 1, 1, 10], 2) == [range(0, 3), range(3, 4)]  # split points 6.5 of 13: after 3
@@ -907,7 +910,8 @@ def test_shard_groups_split_the_files_nearest_the_even_split_points():
 
 
 def test_a_sharded_manifest_reads_back_and_names_what_is_wrong(sharded_impact, tmp_path):
-    from lsr.distributed.shards import SHARDED_INFO_FILE, ShardedIndexInfo
+    from lsr.indexing.sharded import SHARDED_INFO_FILE
+    from lsr.indexing.layout import ShardedIndexInfo
 
     manifest = ShardedIndexInfo.read(sharded_impact)
     assert manifest.format_version == 1 and [shard.folder for shard in manifest.shards] == ["shard-00000",
@@ -932,7 +936,7 @@ def test_a_sharded_manifest_reads_back_and_names_what_is_wrong(sharded_impact, t
 
 def test_a_sharded_build_from_vectors_records_no_corpus_runs_here_and_refuses_to_overwrite(
         tiny_build, tiny_mlm, tmp_path, monkeypatch):
-    import lsr.distributed.shards as shards
+    import lsr.indexing.sharded as shards
 
     def no_ray(*args, **kwargs):
         raise AssertionError("a build not asked to use Ray used it")

@@ -25,10 +25,10 @@ from lsr.eval.latency import measure_latency
 from lsr.eval.report import COSTS, markdown_table, report_rows
 from lsr.eval.significance import paired_t_test
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.index_info import LUCENE_DIR
-from lsr.indexing.jvm import jclass
-from lsr.indexing.search import Searcher
-from lsr.indexing.stats import cost_stats, index_mb
+from lsr.indexing.layout import LUCENE_DIR
+from lsr.lucene.jvm import jclass
+from lsr.search.lucene import LuceneSearcher
+from lsr.eval.cost import cost_stats, index_mb
 from lsr.models import Encoder, load_encoder
 from tests.conftest import write_beir
 
@@ -52,10 +52,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bm25(corpus: Path) -> Searcher:
+def bm25(corpus: Path) -> LuceneSearcher:
     out = corpus.parent / "bm25-index"
     build_bm25_index(str(corpus), out)
-    return Searcher(out)
+    return LuceneSearcher(out)
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +64,10 @@ def encoder(splade_tiny: Path) -> Encoder:
 
 
 @pytest.fixture(scope="module")
-def impact(corpus: Path, splade_tiny: Path, encoder: Encoder) -> Searcher:
+def impact(corpus: Path, splade_tiny: Path, encoder: Encoder) -> LuceneSearcher:
     out = corpus.parent / "impact-index"
     build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, progress=False)
-    return Searcher(out, encoder)
+    return LuceneSearcher(out, encoder)
 
 
 def hand_costs(doc_terms: list[set[Any]], query_terms: list[set[Any]]) -> dict[str, float]:
@@ -79,7 +79,7 @@ def hand_costs(doc_terms: list[set[Any]], query_terms: list[set[Any]]) -> dict[s
             "flops": flops}
 
 
-def test_bm25_costs_equal_a_hand_computation(bm25: Searcher) -> None:
+def test_bm25_costs_equal_a_hand_computation(bm25: LuceneSearcher) -> None:
     analyze = jclass("io.anserini.analysis.AnalyzerUtils").analyze
     words = {w for text in [*DOCS.values(), *(q.text for q in QUERIES)] for w in text.split()}
     stems = {w: list(analyze(w).toArray()) for w in words}
@@ -93,7 +93,7 @@ def test_bm25_costs_equal_a_hand_computation(bm25: Searcher) -> None:
     assert vars(cost_stats(bm25, QUERIES)) == pytest.approx(expected)
 
 
-def test_impact_costs_equal_the_encoders_quantized_term_sets(impact: Searcher, encoder: Encoder) -> None:
+def test_impact_costs_equal_the_encoders_quantized_term_sets(impact: LuceneSearcher, encoder: Encoder) -> None:
     scale = impact.info.scale
     texts = [doc.full_text() for doc in read_corpus(str(impact.info.corpus))]
 
@@ -111,7 +111,7 @@ def folder_bytes(folder: Path) -> int:
     return sum(os.path.getsize(Path(root) / name) for root, _, names in os.walk(folder) for name in names)
 
 
-def test_index_mb_is_the_lucene_folders_bytes_in_mib(bm25: Searcher, impact: Searcher, tmp_path: Path) -> None:
+def test_index_mb_is_the_lucene_folders_bytes_in_mib(bm25: LuceneSearcher, impact: LuceneSearcher, tmp_path: Path) -> None:
     for searcher in (bm25, impact):
         assert index_mb(searcher.index_dir) == folder_bytes(searcher.index_dir / LUCENE_DIR) / 2**20 > 0
     lucene = tmp_path / "index" / LUCENE_DIR
@@ -271,7 +271,7 @@ def test_latency_figures_from_a_fake_clock(monkeypatch: pytest.MonkeyPatch) -> N
     assert searcher.searches == 3 + 7  # the warm-up queries, then each query timed once
 
 
-def test_latency_on_a_real_index(impact: Searcher, bm25: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_latency_on_a_real_index(impact: LuceneSearcher, bm25: LuceneSearcher, monkeypatch: pytest.MonkeyPatch) -> None:
     for searcher in (impact, bm25):
         timed: list[Any] = []
         original: Callable[..., Any] = searcher.prepare_query

@@ -21,13 +21,14 @@ import pytest
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
-from lsr.indexing.encode_corpus import MANIFEST, shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR
+from lsr.indexing.vectors import VECTORS_INFO
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR
 from tests.conftest import cut_beir, make_tiny_mlm
 
 LSR = str(Path(sys.executable).parent / "lsr")
 NUM_DOCS = 150
-SHARD_SIZE = 25  # six shards: the first lands after ~1 s, the last several seconds later
+PART_SIZE = 25  # six shards: the first lands after ~1 s, the last several seconds later
 NUM_QUERIES = 40
 DEADLINE_S = 300
 
@@ -40,7 +41,7 @@ def corpus(tmp_path_factory, mini_scifact) -> Path:
 
 def index_args(corpus: Path, out: Path, model: Path, doc_max_length: int = 64) -> list[str]:
     """The `lsr index` arguments every build here runs with (only what a test varies is a parameter)."""
-    return ["index", str(corpus), "-o", str(out), "-m", str(model), "--shard-size", str(SHARD_SIZE),
+    return ["index", str(corpus), "-o", str(out), "-m", str(model), "--shard-size", str(PART_SIZE),
             "--long-docs", "first", "--doc-max-length", str(doc_max_length)]
 
 
@@ -75,7 +76,7 @@ def search(out: Path, corpus: Path) -> bytes:
 
 
 def shard_digests(out: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in shard_paths(out / VECTORS_DIR)}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in part_paths(out / VECTORS_DIR)}
 
 
 def folder_digest(folder: Path) -> dict[str, str]:
@@ -87,7 +88,7 @@ def folder_digest(folder: Path) -> dict[str, str]:
 def assert_same_index(out: Path, reference: Path, reference_run: bytes, corpus: Path) -> None:
     """Same shards (bytes), same metadata (build speed aside) and the same run file as `reference`."""
     assert shard_digests(out) == shard_digests(reference)
-    assert (out / VECTORS_DIR / MANIFEST).read_bytes() == (reference / VECTORS_DIR / MANIFEST).read_bytes()
+    assert (out / VECTORS_DIR / VECTORS_INFO).read_bytes() == (reference / VECTORS_DIR / VECTORS_INFO).read_bytes()
     info, expected = (json.loads((f / INFO_FILE).read_text()) for f in (out, reference))
     assert {**info, "speed": None} == {**expected, "speed": None}
     assert search(out, corpus) == reference_run
@@ -99,7 +100,7 @@ def reference(tmp_path_factory, corpus, splade_tiny) -> Path:
     index records its model as a path relative to itself."""
     out = tmp_path_factory.mktemp("reference") / "out"
     run_ok(index_args(corpus, out, splade_tiny))
-    assert len(shard_digests(out)) == NUM_DOCS // SHARD_SIZE
+    assert len(shard_digests(out)) == NUM_DOCS // PART_SIZE
     return out
 
 
@@ -114,9 +115,9 @@ def reference_run(reference, corpus) -> bytes:
 def killed(tmp_path_factory, corpus, splade_tiny) -> Path:
     """A build SIGKILLed as soon as its first shard exists (tests work on copies of it)."""
     out = tmp_path_factory.mktemp("killed") / "out"
-    status = kill_when(index_args(corpus, out, splade_tiny), lambda: bool(shard_paths(out / VECTORS_DIR)))
+    status = kill_when(index_args(corpus, out, splade_tiny), lambda: bool(part_paths(out / VECTORS_DIR)))
     assert status == -signal.SIGKILL, "the build ended before it could be killed"
-    assert 1 <= len(shard_paths(out / VECTORS_DIR)) < NUM_DOCS // SHARD_SIZE
+    assert 1 <= len(part_paths(out / VECTORS_DIR)) < NUM_DOCS // PART_SIZE
     assert not (out / INFO_FILE).exists() and not (out / LUCENE_DIR).exists()
     return out
 
@@ -129,9 +130,9 @@ def partial(tmp_path, killed) -> Path:
 
 def test_kill_9_mid_encoding_then_rerun_builds_the_same_index(partial, reference, reference_run, corpus,
                                                               splade_tiny):
-    finished = len(shard_paths(partial / VECTORS_DIR))
+    finished = len(part_paths(partial / VECTORS_DIR))
     rerun = run_ok(index_args(corpus, partial, splade_tiny))
-    assert f"resuming after {finished * SHARD_SIZE} documents already encoded in {finished} shards" in rerun.stderr
+    assert f"resuming after {finished * PART_SIZE} documents already encoded in {finished} parts" in rerun.stderr
     assert_same_index(partial, reference, reference_run, corpus)
 
 

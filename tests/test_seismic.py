@@ -22,11 +22,11 @@ pytest.importorskip("seismic")
 from lsr.data import Query  # noqa: E402
 from lsr.indexing import seismic as lsr_seismic  # noqa: E402
 from lsr.indexing.build import build_bm25_index, build_impact_index  # noqa: E402
-from lsr.indexing.encode_corpus import shard_paths  # noqa: E402
-from lsr.indexing.index_info import VECTORS_DIR, IndexInfo  # noqa: E402
-from lsr.indexing.pruning import Pruning  # noqa: E402
-from lsr.indexing.seismic import (SEISMIC_DIR, SeismicInfo, SeismicParams, SeismicSearcher,  # noqa: E402
-                                  build_seismic_index)
+from lsr.indexing.layout import part_paths  # noqa: E402
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo  # noqa: E402
+from lsr.pruning import Pruning  # noqa: E402
+from lsr.indexing.seismic import SEISMIC_DIR, SeismicInfo, SeismicParams, build_seismic_index
+from lsr.search.seismic import SeismicSearcher
 from lsr.models import load_encoder  # noqa: E402
 from lsr.runs import Run, read_trec_run  # noqa: E402
 from lsr.sparse import SparseVectors  # noqa: E402
@@ -60,7 +60,7 @@ def index(tmp_path_factory, corpus, splade_tiny, encoder) -> Path:
     """An impact index of `corpus`, documents pruned to 40 terms."""
     out = tmp_path_factory.mktemp("seismic-index") / "idx"
     build_impact_index(str(corpus), out, splade_tiny, encoder=encoder, pruning=Pruning(doc_top_k=40), progress=False,
-                       shard_size=64)
+                       part_size=64)
     return out
 
 
@@ -74,7 +74,7 @@ def exact_scores(index: Path, queries: SparseVectors) -> tuple[np.ndarray, list[
     """[query, doc] integer dot products of the queries and the documents pruned and quantized as the index
     records, and the document ids."""
     info = IndexInfo.read(index)
-    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in shard_paths(index / VECTORS_DIR)])
+    docs = SparseVectors.concat([SparseVectors.read_parquet(p) for p in part_paths(index / VECTORS_DIR)])
     docs = docs.prune(top_k=info.pruning["doc_top_k"]).quantize(info.scale)
     return (queries.to_scipy().astype(np.float64) @ docs.to_scipy().astype(np.float64).T).toarray(), docs.ids
 
@@ -97,7 +97,7 @@ def test_exhaustive_search_is_exact(index, encoder, queries):
     unit = searcher.score_unit
     checked = 0
     for i, (query_id, hits) in enumerate(top(scores, doc_ids, vectors.ids, 10).items()):
-        found = run[query_id]  # scored as Searcher.search scores: the integer dot product
+        found = run[query_id]  # scored as LuceneSearcher.search scores: the integer dot product
         # The same scores in the same order (float16 values and float32 sums are exact on these integers);
         # the documents too, but for the order among tied scores: each document's own score must match.
         assert [round(s) for _, s in found] == [s for _, s in hits], query_id

@@ -212,7 +212,7 @@ def test_mlm_in_the_router_folder_and_idf_json_beside_it(tmp_path, weights_file)
 def test_settings_round_trip_through_an_lsr_folder(tmp_path):
     folder = inference_free_folder(tmp_path / "st", V6, learned_weights())
     encoder = load_encoder(folder, doc_max_length=32)
-    again = load_encoder(folder, **encoder.settings)  # what a Searcher does with an index's settings
+    again = load_encoder(folder, **encoder.settings)  # what a LuceneSearcher does with an index's settings
     assert again.settings == encoder.settings and again.doc_encoder.config.doc_max_length == 32
     encoder.save(tmp_path / "lsr")
     saved = load_encoder(tmp_path / "lsr")

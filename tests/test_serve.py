@@ -1,7 +1,7 @@
 """`lsr serve`: the command run in a subprocess on loopback, asked over real HTTP connections.
 
 One server over a tiny BM25 index and a tiny splade-tiny impact index answers every test; its hits must
-be those of `Searcher.search` in this process (documents and scores alike), singly, in batches and
+be those of `LuceneSearcher.search` in this process (documents and scores alike), singly, in batches and
 from 16 concurrent clients; bad requests get 4xx JSON errors naming the problem; SIGTERM lets a request
 in flight finish, then ends the command with status 0 and no traceback (the last test).
 """
@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.data import Query, read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.search import Searcher
+from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.serve import SearchService, open_indexes, parse_index_specs
 from tests.conftest import as_hits, call, cut_beir, error_of, search, serving
@@ -43,13 +43,13 @@ def queries(beir) -> list[Query]:
 
 
 @pytest.fixture(scope="module")
-def searchers(tmp_path_factory, beir, splade_tiny) -> dict[str, Searcher]:
+def searchers(tmp_path_factory, beir, splade_tiny) -> dict[str, LuceneSearcher]:
     """The two indexes, searched in this process: what the server must answer."""
     folder = tmp_path_factory.mktemp("serve-indexes")
     build_bm25_index(str(beir), folder / "bm25")
     encoder = load_encoder(splade_tiny, doc_max_length=64, long_docs="first")
     build_impact_index(str(beir), folder / "impact", splade_tiny, encoder=encoder, progress=False)
-    found = {"bm25": Searcher(folder / "bm25"), "impact": Searcher(folder / "impact", encoder)}
+    found = {"bm25": LuceneSearcher(folder / "bm25"), "impact": LuceneSearcher(folder / "impact", encoder)}
     yield found
     for searcher in found.values():
         searcher.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lsr.cli.progress import show_progress
+from lsr.cli.options import show_progress
 from lsr.eval.metrics import DEFAULT_MEASURES
 
 

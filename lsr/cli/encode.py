@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lsr.cli.progress import show_progress
+from lsr.cli.options import show_progress
 from lsr.errors import LsrError
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from lsr.cli.options import split_for
 from lsr.errors import LsrError
 
 
@@ -30,14 +31,13 @@ def export(index_dir: str, out: str, index_name: str | None, field: str, queries
     Weights are the model's floats (the index's Parquet vectors, pruned as in its Lucene index):
     the engine scores the model's dot product.
     """
-    from lsr.cli.main import _split_for
     from lsr.data import read_queries
-    from lsr.indexing.opensearch import export_index, export_queries
-    from lsr.indexing.search import Searcher
+    from lsr.export.opensearch import export_index, export_queries
+    from lsr.search.lucene import LuceneSearcher
 
     if Path(out).exists() and not overwrite:
         raise LsrError(f"{out} exists: pass --overwrite to replace it")
-    searcher = Searcher(index_dir)
+    searcher = LuceneSearcher(index_dir)
     if searcher.encoder is None:
         raise LsrError(f"{index_dir} is a BM25 index: only impact indexes have term weights to export")
     vocab = searcher.encoder.vocab
@@ -45,7 +45,7 @@ def export(index_dir: str, out: str, index_name: str | None, field: str, queries
     click.echo(f"wrote {stats.num_docs} documents ({stats.postings / max(stats.num_docs, 1):.1f} terms each) "
                f"in {stats.num_files} bulk files and mapping.json to {out}")
     if queries:
-        topics = read_queries(queries, _split_for(queries, split))
+        topics = read_queries(queries, split_for(queries, split))
         vectors = searcher.pruning.queries(searcher.encoder.encode_queries([q.text for q in topics],
                                                                            [q.id for q in topics]))
         count = export_queries(vectors, vocab, Path(out) / "queries.jsonl", field, engine=engine, k=k)

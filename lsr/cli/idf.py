@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lsr.cli.progress import show_progress
+from lsr.cli.options import show_progress
 
 if TYPE_CHECKING:
     from lsr.data import Document

@@ -27,15 +27,14 @@ def describe(index_dir: str | Path) -> list[tuple[str, str, Any]]:
 
     Average postings per document are recorded for impact indexes and read off Lucene for BM25.
     """
-    from lsr.indexing.index_info import is_sharded_index, read_index_info
+    from lsr.indexing.layout import LUCENE_DIR, ShardedIndexInfo, is_sharded_index, read_index_info
+    from lsr.lucene.stats import postings as lucene_postings
 
     folder = Path(index_dir)
     meta, sharded = read_index_info(folder), is_sharded_index(folder)
     facts: list[tuple[str, str, Any]] = [("index", "index", str(folder)), ("kind", "kind", meta.kind),
                                          ("corpus", "corpus", meta.corpus)]
     if sharded:
-        from lsr.distributed.shards import ShardedIndexInfo
-
         facts.append(("shards", "shards", len(ShardedIndexInfo.read(folder).shards)))
     if meta.model is not None:
         location = meta.model_location(folder)
@@ -51,24 +50,11 @@ def describe(index_dir: str | Path) -> list[tuple[str, str, Any]]:
         facts += [("k1", "BM25 k1", meta.bm25.get("k1")), ("b", "BM25 b", meta.bm25.get("b"))]
     postings = meta.avg_postings_per_doc
     if postings is None and meta.num_docs:
-        postings = round(_lucene_postings(folder) / meta.num_docs, 2)
+        postings = round(lucene_postings(folder / LUCENE_DIR) / meta.num_docs, 2)
     facts += [("num_docs", "documents", meta.num_docs), ("num_empty", "blank documents", meta.num_empty),
               ("avg_postings_per_doc", "average postings per document", postings),
               ("size_mb", "size on disk (MB)", round(_folder_bytes(folder) / 2**20, 3))]
     return facts
-
-
-def _lucene_postings(folder: Path) -> int:
-    """Postings (document-term pairs) in the index's Lucene field."""
-    from lsr.indexing.index_info import LUCENE_DIR
-    from lsr.indexing.jvm import jclass
-    from lsr.indexing.stats import FIELD
-
-    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(folder / LUCENE_DIR))
-    try:
-        return int(reader.getSumDocFreq(FIELD))
-    finally:
-        reader.close()
 
 
 def _folder_bytes(folder: Path) -> int:

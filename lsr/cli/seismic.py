@@ -1,5 +1,4 @@
-"""`lsr seismic`: an impact index's Seismic index, for approximate search; and the `--backend` options
-of `lsr search` and `lsr serve`."""
+"""`lsr seismic`: an impact index's Seismic index, for approximate search (`--backend seismic`)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,8 @@ from typing import Any
 import click
 
 from lsr.errors import LsrError
-from lsr.indexing.backends import BACKENDS, DEFAULT_HEAP_FACTOR, DEFAULT_QUERY_CUT, SearchBackend, SeismicParams
+from lsr.search.backends import BACKENDS, DEFAULT_HEAP_FACTOR, DEFAULT_QUERY_CUT, SearchBackend
+from lsr.indexing.seismic import SeismicParams
 
 DEFAULTS = SeismicParams()
 
@@ -48,31 +48,3 @@ def build_seismic(index_dir: str, params: SeismicParams = DEFAULTS, *, threads: 
     built = build_seismic_index(index_dir, params, threads=threads, overwrite=overwrite)
     click.echo(f"built the Seismic index {Path(index_dir) / SEISMIC_DIR}: {built.num_indexed} documents with terms, "
                f"{built.postings} postings, in {built.build_seconds:.1f} s")
-
-
-def backend_options(command: Callable) -> Callable:
-    """`--backend`, `--query-cut`, `--heap-factor` and `--ray`, which `search_backend` reads."""
-    command = click.option("--ray", "ray_address", metavar="ADDRESS", show_default="here",
-                           help="Search sharded indexes with one actor per shard on the Ray cluster at ADDRESS "
-                                "('auto': the running one). Needs lsr[ray].")(command)
-    command = click.option("--heap-factor", type=float, show_default=str(DEFAULT_HEAP_FACTOR),
-                           help="Seismic skips a block whose summary scores below this times the k-th best "
-                                "score: lower is slower and closer to exact.")(command)
-    command = click.option("--query-cut", type=int, show_default=str(DEFAULT_QUERY_CUT),
-                           help="Seismic searches this many of the query's highest-weighted terms.")(command)
-    return click.option("--backend", type=click.Choice(BACKENDS), default="lucene",
-                         help="Lucene (exact) or the index's Seismic index (approximate; built by `lsr seismic`).")(
-        command)
-
-
-def search_backend(backend: str, query_cut: int | None, heap_factor: float | None,
-                   ray_address: str | None = None) -> SearchBackend:
-    """The backend the options name; LsrError for Seismic's options without `--backend seismic`, or --ray
-    with it."""
-    given = {name: value for name, value in (("query_cut", query_cut), ("heap_factor", heap_factor))
-             if value is not None}
-    if given and backend != "seismic":
-        raise LsrError("--query-cut and --heap-factor go with --backend seismic")
-    if ray_address is not None and backend != "lucene":
-        raise LsrError("--ray searches sharded indexes with Lucene: not with --backend seismic")
-    return SearchBackend(backend, **given, ray=ray_address)

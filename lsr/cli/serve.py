@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from lsr.cli.seismic import backend_options, search_backend
+from lsr.cli.options import backend_options, search_backend
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def serve(indexes: tuple[str, ...], host: str, port: int, threads: int | None, q
     (`lsr seismic`); BM25 and sharded indexes stay on Lucene. A sharded index (`lsr index --shards`) is
     searched shard by shard here or, with --ray, by one actor per shard on the Ray cluster.
     """
-    from lsr.indexing.search import default_threads
+    from lsr.search.lucene import default_threads
     from lsr.serve import SearchService, bind, create_app, open_indexes, parse_index_specs, run
 
     engine = search_backend(backend, query_cut, heap_factor, ray_address)

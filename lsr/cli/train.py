@@ -6,7 +6,7 @@ import json
 
 import click
 
-from lsr.cli.progress import show_progress
+from lsr.cli.options import show_progress
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

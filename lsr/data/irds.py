@@ -18,16 +18,16 @@ PREFIX = "irds:"
 
 def read_irds_corpus(dataset_id: str) -> Iterator[Document]:
     """Stream the documents of an ir_datasets dataset (its `title`/`text`, else `default_text()`)."""
-    dataset = _load(dataset_id, "has_docs", "documents")
+    dataset = load_dataset(dataset_id, "has_docs", "documents")
     return _documents(dataset_id, dataset)
 
 
 def read_irds_queries(dataset_id: str) -> list[Query]:
     """Read the queries of an ir_datasets dataset (its `text`, else `default_text()`)."""
-    dataset = _load(dataset_id, "has_queries", "queries")
+    dataset = load_dataset(dataset_id, "has_queries", "queries")
     seen = UniqueIds("query", PREFIX + dataset_id, unit="query")
     queries = []
-    with _download_failures(dataset_id):
+    with download_failures(dataset_id):
         for position, raw in enumerate(dataset.queries_iter(), 1):
             text = raw.text if hasattr(raw, "text") else raw.default_text()
             query = Query(record_id(raw.query_id, f"{PREFIX}{dataset_id}:{position}"), text)
@@ -38,14 +38,14 @@ def read_irds_queries(dataset_id: str) -> list[Query]:
 
 def read_irds_qrels(dataset_id: str) -> list[Qrel]:
     """Read the relevance judgements of an ir_datasets dataset."""
-    dataset = _load(dataset_id, "has_qrels", "qrels")
-    with _download_failures(dataset_id):
+    dataset = load_dataset(dataset_id, "has_qrels", "qrels")
+    with download_failures(dataset_id):
         return [Qrel(qrel.query_id, qrel.doc_id, int(qrel.relevance)) for qrel in dataset.qrels_iter()]
 
 
 def _documents(dataset_id: str, dataset: Any) -> Iterator[Document]:
     seen = UniqueIds("document", PREFIX + dataset_id, unit="document")
-    with _download_failures(dataset_id):
+    with download_failures(dataset_id):
         for position, raw in enumerate(dataset.docs_iter(), 1):
             if hasattr(raw, "text"):
                 text, title = raw.text, getattr(raw, "title", "") or ""
@@ -56,7 +56,7 @@ def _documents(dataset_id: str, dataset: Any) -> Iterator[Document]:
             yield doc
 
 
-def _load(dataset_id: str, has: str, what: str) -> Any:
+def load_dataset(dataset_id: str, has: str, what: str) -> Any:
     import ir_datasets
 
     try:
@@ -69,7 +69,7 @@ def _load(dataset_id: str, has: str, what: str) -> Any:
 
 
 @contextmanager
-def _download_failures(dataset_id: str) -> Iterator[None]:
+def download_failures(dataset_id: str) -> Iterator[None]:
     """Turn ir_datasets' failure to fetch missing files into a one-line `LsrError`; other errors pass."""
     try:
         yield

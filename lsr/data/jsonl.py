@@ -23,7 +23,7 @@ QUERY_TEXT_KEYS = ("text", "query")
 def read_jsonl_corpus(path: Path) -> Iterator[Document]:
     """Stream the documents of a `.jsonl` file: an id, a text and an optional `title` per line."""
     seen = UniqueIds("document", path)
-    for line_no, obj in _objects(path):
+    for line_no, obj in json_objects(path):
         where = f"{path}:{line_no}"
         doc = Document(_id(obj, DOC_ID_KEYS, where), _text(obj, DOC_TEXT_KEYS, where), _title(obj, where))
         seen.add(doc.id, line_no)
@@ -34,7 +34,7 @@ def read_jsonl_queries(path: Path) -> list[Query]:
     """Read the queries of a `.jsonl` file: an id and a text per line."""
     seen = UniqueIds("query", path)
     queries, titled = [], 0
-    for line_no, obj in _objects(path):
+    for line_no, obj in json_objects(path):
         where = f"{path}:{line_no}"
         query = Query(_id(obj, QUERY_ID_KEYS, where), _text(obj, QUERY_TEXT_KEYS, where))
         seen.add(query.id, line_no)
@@ -46,7 +46,7 @@ def read_jsonl_queries(path: Path) -> list[Query]:
     return queries
 
 
-def _objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for line_no, line in numbered_lines(path):
         try:
             obj = json.loads(line)

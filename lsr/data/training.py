@@ -21,8 +21,8 @@ from typing import Any, Callable
 import numpy as np
 
 from lsr.data.beir_folder import is_beir_folder
-from lsr.data.irds import PREFIX, _download_failures, _load, read_irds_queries
-from lsr.data.jsonl import _objects
+from lsr.data.irds import PREFIX, download_failures, load_dataset, read_irds_queries
+from lsr.data.jsonl import json_objects
 from lsr.data.lines import json_problem, located, numbered_lines, record_id
 from lsr.data.records import Document
 from lsr.data.sources import read_corpus, read_qrels, read_queries
@@ -247,7 +247,7 @@ NEGATIVE_KEYS = (("negatives", "negative", "neg"), ("negative_ids", "negative_id
 
 
 def _jsonl_tuples(path: Path, texts: _Texts) -> Iterator[TrainTuple]:
-    for line_no, obj in _objects(path):
+    for line_no, obj in json_objects(path):
         where = f"{path}:{line_no}"
         key, by_id, value = _part(obj, QUERY_KEYS, where)
         if by_id:
@@ -295,7 +295,7 @@ def _text_doc(value: Any, key: str, where: str) -> tuple[str, str]:
 
 
 def _irds_tuples(dataset_id: str) -> Iterator[TrainTuple]:
-    dataset = _load(dataset_id, "has_docpairs", "document pairs")
+    dataset = load_dataset(dataset_id, "has_docpairs", "document pairs")
     for has, what in (("has_docs", "documents"), ("has_queries", "queries")):
         if not getattr(dataset, has)():
             raise LsrError(f"{PREFIX}{dataset_id}: this ir_datasets dataset has no {what}")
@@ -307,7 +307,7 @@ def _irds_tuples(dataset_id: str) -> Iterator[TrainTuple]:
 
 
 def _irds_pairs(dataset_id: str, dataset: Any, queries: dict[str, str]) -> Iterator[TrainTuple]:
-    with _download_failures(dataset_id):
+    with download_failures(dataset_id):
         store = dataset.docs_store()
         for position, pair in enumerate(dataset.docpairs_iter(), 1):
             where = f"{PREFIX}{dataset_id}:{position}"
@@ -408,7 +408,7 @@ def _score_lines(path: Path) -> Iterator[tuple[int, str, str, float]]:
 
 
 def _score_objects(path: Path) -> Iterator[tuple[int, str, str, float]]:
-    for line_no, obj in _objects(path):
+    for line_no, obj in json_objects(path):
         where = f"{path}:{line_no}"
         values = []
         for keys in (("qid", "query_id"), ("docid", "doc_id"), ("score",)):

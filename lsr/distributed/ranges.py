@@ -1,9 +1,9 @@
-"""A corpus cut into shard ranges that workers read by byte offset, without the driver holding documents.
+"""A corpus cut into ranges that workers read by byte offset, without the driver holding documents.
 
 The driver reads the corpus once with lsr's own reader (so every check and error of `lsr index` applies:
-malformed lines, duplicate ids) and notes where each range of `shard_size` documents starts and ends in
+malformed lines, duplicate ids) and notes where each range of `part_size` documents starts and ends in
 the file. A worker then reads only its range's bytes and parses them with the same reader, so its
-documents are exactly those the sequential `encode_corpus` puts in the same shard.
+documents are exactly those the sequential `encode_corpus` puts in the same part.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ LINE_FORMATS = (".jsonl", ".tsv")
 
 
 @dataclass(frozen=True)
-class ShardRange:
-    """Documents `start` to `stop` (0-based, stop excluded, in corpus order) of shard `index`: the file's
+class CorpusRange:
+    """Documents `start` to `stop` (0-based, stop excluded, in corpus order) of range `index` (vector part `index`): the file's
     bytes `offset` to `end`, from the document `first_id` to `last_id`."""
 
     index: int
@@ -46,12 +46,12 @@ def corpus_file(corpus: str) -> Path:
     return path
 
 
-def plan_ranges(corpus: str, shard_size: int) -> list[ShardRange]:
-    """The shard ranges of `corpus`, read once; LsrError for an invalid or empty corpus."""
-    if shard_size < 1:
-        raise LsrError(f"shard size must be at least 1, got {shard_size}")
+def plan_ranges(corpus: str, part_size: int) -> list[CorpusRange]:
+    """The ranges of `corpus`, read once; LsrError for an invalid or empty corpus."""
+    if part_size < 1:
+        raise LsrError(f"part size must be at least 1, got {part_size}")
     path = corpus_file(corpus)
-    ranges: list[ShardRange] = []
+    ranges: list[CorpusRange] = []
     start = None
     with open(path, "rb") as f:
         spans = _document_lines(f)
@@ -60,30 +60,30 @@ def plan_ranges(corpus: str, shard_size: int) -> list[ShardRange]:
             offset, end = next(spans)
             if start is None:
                 start, begin, first_id = number, offset, doc.id
-            if number + 1 - start == shard_size:
-                ranges.append(ShardRange(len(ranges), start, number + 1, begin, end, first_id, doc.id))
+            if number + 1 - start == part_size:
+                ranges.append(CorpusRange(len(ranges), start, number + 1, begin, end, first_id, doc.id))
                 start = None
     if start is not None:
-        ranges.append(ShardRange(len(ranges), start, number + 1, begin, end, first_id, doc.id))
+        ranges.append(CorpusRange(len(ranges), start, number + 1, begin, end, first_id, doc.id))
     if not ranges:
         raise LsrError(f"{corpus}: the corpus has no documents")
     return ranges
 
 
-def read_range(corpus: str, shard: ShardRange) -> list[Document]:
-    """The documents of `shard`, read from its bytes; LsrError if the file changed since it was planned."""
+def read_range(corpus: str, corpus_range: CorpusRange) -> list[Document]:
+    """The documents of `corpus_range`, read from its bytes; LsrError if the file changed since it was planned."""
     path = corpus_file(corpus)
     with open(path, "rb") as f:
-        f.seek(shard.offset)
-        data = f.read(shard.end - shard.offset)
+        f.seek(corpus_range.offset)
+        data = f.read(corpus_range.end - corpus_range.offset)
     with tempfile.TemporaryDirectory(prefix="lsr-range-") as tmp:
         piece = Path(tmp) / f"range{path.suffix}"
         # A leading blank line keeps a range's first line from being read as the file's first (whose BOM is dropped).
-        piece.write_bytes(data if shard.offset == 0 else b"\n" + data)
+        piece.write_bytes(data if corpus_range.offset == 0 else b"\n" + data)
         docs = list(read_corpus(str(piece)))
-    if len(docs) != shard.stop - shard.start or docs[0].id != shard.first_id or docs[-1].id != shard.last_id:
+    if len(docs) != corpus_range.stop - corpus_range.start or docs[0].id != corpus_range.first_id or docs[-1].id != corpus_range.last_id:
         raise LsrError(f"{corpus}: the corpus changed while it was being encoded (documents "
-                       f"{shard.start + 1} to {shard.stop} differ); rerun the command")
+                       f"{corpus_range.start + 1} to {corpus_range.stop} differ); rerun the command")
     return docs
 
 

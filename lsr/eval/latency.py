@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lsr.data import Query
-from lsr.indexing.search import Searcher
+from lsr.search.lucene import LuceneSearcher
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Latency:
     p99_ms: float
 
 
-def measure_latency(searcher: Searcher, queries: Sequence[Query], k: int = 10, warmup: int = 5) -> Latency:
+def measure_latency(searcher: LuceneSearcher, queries: Sequence[Query], k: int = 10, warmup: int = 5) -> Latency:
     """Time each query alone (after `warmup` untimed ones), as an interactive user would see it."""
     for query in queries[:warmup]:
         searcher.search_one(query.text, k)

@@ -1,1 +1,1 @@
-"""Everything that touches Java: the JVM, Lucene index writers, the `Searcher`, index statistics."""
+"""Building index folders: the folder layout, vector parts, impact and BM25 indexes, sharded and Seismic indexes."""

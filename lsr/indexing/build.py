@@ -15,10 +15,11 @@ from pathlib import Path
 from lsr.data import Document, read_corpus
 from lsr.data.sources import count_documents
 from lsr.errors import LsrError
-from lsr.indexing.encode_corpus import DEFAULT_SHARD_SIZE, encode_corpus, shard_paths
-from lsr.indexing.index_info import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
-from lsr.indexing.lucene import ImpactStats, write_bm25_index, write_impact_index
-from lsr.indexing.pruning import Pruning
+from lsr.indexing.vectors import DEFAULT_PART_SIZE, encode_corpus
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.lucene.writers import ImpactStats, write_bm25_index, write_impact_index
+from lsr.pruning import Pruning
 from lsr.models import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
@@ -44,22 +45,22 @@ class BuildReport:
 
 
 def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encoder: Encoder | None = None,
-                       scale: float = DEFAULT_SCALE, pruning: Pruning = Pruning(), shard_size: int = DEFAULT_SHARD_SIZE,
+                       scale: float = DEFAULT_SCALE, pruning: Pruning = Pruning(), part_size: int = DEFAULT_PART_SIZE,
                        threads: int = 2, overwrite: bool = False, progress: bool = True) -> BuildReport:
-    """Encode `corpus` with `model` into Parquet shards, then write a (pruned) Lucene impact index.
+    """Encode `corpus` with `model` into vector parts, then write a (pruned) Lucene impact index.
 
     Rerunning after an interruption resumes the encoding where it stopped.
     """
     out = Path(out)
-    _check_not_built(out, overwrite)
-    docs = _documents(corpus)
+    check_not_built(out, overwrite)
+    docs = readable_corpus(corpus)
     encoder = encoder or load_encoder(model)
     with _output_folder(out, overwrite):
-        model_name = _model_name(model, out)
-        stats = encode_corpus(docs, encoder, out / VECTORS_DIR, model_name=model_name, shard_size=shard_size,
+        model_name = model_name_for(model, out)
+        stats = encode_corpus(docs, encoder, out / VECTORS_DIR, model_name=model_name, part_size=part_size,
                               progress=progress, total=count_documents(corpus))
     start = time.perf_counter()
-    impact = write_impact_index(shard_paths(out / VECTORS_DIR), encoder.vocab, scale, out / LUCENE_DIR,
+    impact = write_impact_index(part_paths(out / VECTORS_DIR), encoder.vocab, scale, out / LUCENE_DIR,
                                 pruning=pruning, threads=threads)
     lucene_seconds = time.perf_counter() - start
     info = impact_index_info(impact, corpus=str(corpus), model_name=model_name, encoder=encoder, scale=scale,
@@ -67,7 +68,7 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
     report = BuildReport(info, stats.seconds, stats.encoded_now, lucene_seconds)
     info.speed = {"encode_docs_per_s": report.encode_docs_per_second,
                   "index_docs_per_s": report.lucene_docs_per_second}
-    _warn_empty(info)
+    warn_empty(info)
     info.save(out)
     return report
 
@@ -86,8 +87,8 @@ def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float 
                      overwrite: bool = False) -> BuildReport:
     """Write a BM25 index of `corpus` (title and text as one field) searched with `k1`, `b`."""
     out = Path(out)
-    _check_not_built(out, overwrite)
-    docs = _documents(corpus)
+    check_not_built(out, overwrite)
+    docs = readable_corpus(corpus)
     start = time.perf_counter()
     with _output_folder(out, overwrite):
         num_docs, num_blank = write_bm25_index(docs, out / LUCENE_DIR, threads=threads)
@@ -95,17 +96,18 @@ def build_bm25_index(corpus: str, out: str | Path, *, k1: float = 0.9, b: float 
                      bm25={"k1": k1, "b": b})
     report = BuildReport(info, lucene_seconds=time.perf_counter() - start)
     info.speed = {"index_docs_per_s": report.lucene_docs_per_second}
-    _warn_empty(info)
+    warn_empty(info)
     info.save(out)
     return report
 
 
-def _check_not_built(out: Path, overwrite: bool, info_file: str = INFO_FILE) -> None:
+def check_not_built(out: Path, overwrite: bool, info_file: str = INFO_FILE) -> None:
+    """LsrError when `out` holds a finished index (its `info_file`), unless `overwrite`."""
     if (out / info_file).exists() and not overwrite:
         raise LsrError(f"{out}: an index is already there (pass --overwrite to rebuild it)")
 
 
-def _documents(corpus: str) -> Iterator[Document]:
+def readable_corpus(corpus: str) -> Iterator[Document]:
     """The documents of `corpus`, the first read already: a missing, unreadable or empty corpus fails
     before the output folder is touched."""
     docs = read_corpus(corpus)
@@ -118,7 +120,7 @@ def _documents(corpus: str) -> Iterator[Document]:
 @contextmanager
 def _output_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     """`out` created (emptied first under `overwrite`) for a build; if the build fails, the folders this
-    call created are removed again, unless they hold encoded shards a rerun resumes from."""
+    call created are removed again, unless they hold encoded parts a rerun resumes from."""
     created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
     if overwrite and out.exists():
         shutil.rmtree(out)
@@ -126,19 +128,20 @@ def _output_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     try:
         yield out
     except BaseException:
-        if created is not None and not shard_paths(out / VECTORS_DIR):
+        if created is not None and not part_paths(out / VECTORS_DIR):
             shutil.rmtree(created, ignore_errors=True)
         raise
 
 
-def _model_name(model: str | Path, out: Path) -> str:
+def model_name_for(model: str | Path, out: Path) -> str:
     """A local model folder as a path relative to the index folder (the two move together, e.g. a
     model copied into or beside the index), else the hub id."""
     path = Path(model)
     return os.path.relpath(path.resolve(), out.resolve()) if path.exists() else str(model)
 
 
-def _warn_empty(info: IndexInfo) -> None:
+def warn_empty(info: IndexInfo) -> None:
+    """Log a warning when some of the index's documents are blank."""
     if info.num_empty:
         log.warning("%d of %d documents have no terms (blank text): kept, but they match no query",
                     info.num_empty, info.num_docs)

@@ -1,4 +1,4 @@
-"""Approximate search with Seismic (`pyseismic-lsr`), built from an impact index's Parquet vectors.
+"""Seismic indexes (`pyseismic-lsr`) of an impact index's vector parts, for approximate search (`lsr.search.seismic`).
 
 Layout inside an impact index folder (next to `lucene/`):
     seismic/index.index.seismic   the Seismic index
@@ -9,40 +9,27 @@ quantizing each document as the Lucene build did (the index's recorded document 
 both backends hold the same integer impacts. Seismic keeps document values as float16, which holds
 integers up to 2048 exactly (a weight of 20.48 at scale 100), and sums products in float32, exact below
 2**24: Seismic then scores the very integer dot product Lucene does, and with exhaustive parameters
-returns Lucene's ranking. `SeismicSearcher` scores as `Searcher` does, so the backends can stand in for
+returns Lucene's ranking. `SeismicSearcher` scores as `LuceneSearcher` does, so the backends can stand in for
 each other: `search` returns that integer score (what run files hold), `search_one` divides it by
 scale² (the model's dot product).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.fileio import atomic_path
-from lsr.indexing.backends import DEFAULT_HEAP_FACTOR, DEFAULT_QUERY_CUT, SeismicParams
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import VECTORS_DIR, IndexInfo
-from lsr.indexing.pruning import Pruning
-from lsr.indexing.search import Searcher, default_threads
-from lsr.runs import Run
-from lsr.sparse import SparseVectors
-
-if TYPE_CHECKING:
-    from lsr.models import Encoder
+from lsr.fileio import MetadataFile, atomic_path
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo, part_paths
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +40,37 @@ INDEX_FILE = _INDEX_STEM + ".index.seismic"
 FLOAT16_EXACT = 2048  # float16 (Seismic's document values) holds every integer up to this one exactly
 
 
+@dataclass(frozen=True)
+class SeismicParams:
+    """Seismic's build parameters (its names and defaults; see `help(seismic.SeismicIndex.build_from_dataset)`).
+
+    `n_postings`: postings kept per term on average (a global threshold over all lists; lists above
+    `n_postings * max_fraction` are cut); `centroid_fraction`: blocks per list as a fraction of its
+    length; `min_cluster_size`: smallest block; `summary_energy`: share of a block's weight mass its
+    summary keeps; `doc_cut`: terms per document used to cluster.
+    """
+
+    n_postings: int = 3500
+    centroid_fraction: float = 0.1
+    min_cluster_size: int = 2
+    summary_energy: float = 0.4
+    max_fraction: float = 1.5
+    doc_cut: int = 15
+
+    def check(self) -> None:
+        """LsrError naming the first parameter out of range."""
+        if self.n_postings < 1 or self.min_cluster_size < 1 or self.doc_cut < 1:
+            raise LsrError(f"Seismic n_postings, min_cluster_size and doc_cut must be at least 1, got {self}")
+        if not (0 < self.centroid_fraction <= 1 and 0 < self.summary_energy <= 1 and self.max_fraction > 0):
+            raise LsrError(f"Seismic centroid_fraction and summary_energy must lie in (0, 1] and max_fraction "
+                           f"be positive, got {self}")
+
+
 @dataclass
-class SeismicInfo:
+class SeismicInfo(MetadataFile):
     """What `seismic.json` records: the build parameters and what the index was built from."""
+
+    FILE = SEISMIC_INFO
 
     params: dict[str, Any]
     pyseismic_version: str
@@ -68,18 +83,16 @@ class SeismicInfo:
     build_seconds: float
     format_version: int = 1
 
-    def save(self, folder: Path) -> None:
-        (folder / SEISMIC_INFO).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
     @classmethod
     def read(cls, index_dir: str | Path) -> SeismicInfo:
         folder = Path(index_dir) / SEISMIC_DIR
         path = folder / SEISMIC_INFO
         if not path.is_file() or not (folder / INDEX_FILE).is_file():
             raise LsrError(f"{index_dir}: no Seismic index (build it with `lsr seismic {index_dir}`)")
+        raw = cls.read_json(folder, "Seismic metadata")
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
+            return cls(**raw)
+        except TypeError as e:
             raise LsrError(f"{path}: unreadable Seismic metadata ({e})") from e
 
 
@@ -89,11 +102,16 @@ def build_seismic_index(index_dir: str | Path, params: SeismicParams = SeismicPa
 
     An existing Seismic index is refused unless `overwrite`. Returns what `seismic.json` records.
     """
+    import numpy as np
+
+    from lsr.pruning import Pruning
+    from lsr.sparse import SparseVectors
+
     seismic = import_seismic()
     index_dir = Path(index_dir)
-    info = _impact_info(index_dir)
+    info = impact_index_info(index_dir)
     params.check()
-    shards = shard_paths(index_dir / VECTORS_DIR)
+    shards = part_paths(index_dir / VECTORS_DIR)
     if not shards:
         raise LsrError(f"{index_dir}: no document vectors ({VECTORS_DIR}/part-*.parquet) to build Seismic from")
     out = index_dir / SEISMIC_DIR
@@ -129,86 +147,8 @@ def build_seismic_index(index_dir: str | Path, params: SeismicParams = SeismicPa
     return built
 
 
-class SeismicSearcher:
-    """Searches an impact index's Seismic index; queries are encoded, pruned and quantized exactly as
-    `Searcher.encode_queries` does (with `encoder`, or the model the index records).
-
-    Thread-safe: pyseismic searches its index read-only, holding the GIL for the call (concurrent
-    searches run one after the other).
-
-    `query_cut`: how many of the query's highest-weighted terms are searched; `heap_factor`: a block of
-    a posting list is skipped when its summary's score is below `heap_factor` times the current k-th best
-    score (lower: fewer blocks skipped, slower and closer to exact). Raise `query_cut` and lower
-    `heap_factor` for recall. `threads`: Seismic's search threads for a batch. Seismic scores only the
-    documents in the blocks it visits, so a query can get fewer than k hits; ties come in its own order.
-    """
-
-    def __init__(self, index_dir: str | Path, encoder: Encoder | None = None, *,
-                 query_cut: int = DEFAULT_QUERY_CUT, heap_factor: float = DEFAULT_HEAP_FACTOR,
-                 threads: int | None = None, pruning: Pruning | None = None):
-        seismic = import_seismic()
-        self.index_dir = Path(index_dir)
-        self.info = _impact_info(self.index_dir)
-        self.seismic_info = SeismicInfo.read(self.index_dir)
-        if (self.seismic_info.scale, self.seismic_info.pruning) != (self.info.scale, self.info.pruning):
-            raise LsrError(f"{self.index_dir / SEISMIC_DIR}: built for scale {self.seismic_info.scale} and "
-                           f"pruning {self.seismic_info.pruning}, the index has {self.info.scale} and "
-                           f"{self.info.pruning}; rebuild it with --overwrite")
-        if query_cut < 1 or not heap_factor > 0:
-            raise LsrError(f"query_cut must be at least 1 and heap_factor positive, got {query_cut}, {heap_factor}")
-        self.query_cut, self.heap_factor = query_cut, heap_factor
-        self.threads = threads or default_threads()
-        self._encoding = Searcher(self.index_dir, encoder, pruning=pruning)
-        self.encoder, self.pruning = self._encoding.encoder, self._encoding.pruning
-        self.score_unit = self._encoding.score_unit
-        self._token = np.dtype(seismic.get_seismic_string())
-        self._index = seismic.SeismicIndex.load(str(self.index_dir / SEISMIC_DIR / INDEX_FILE))
-
-    def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
-        """The quantized query vectors, as `Searcher.encode_queries` makes them for this index."""
-        return self._encoding.encode_queries(queries, progress=progress)
-
-    def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
-        """Top-`k` documents for every query, in the queries' order, scored as `Searcher.search` scores them."""
-        if k < 1:
-            raise LsrError(f"k must be at least 1, got {k}")
-        return self.search_vectors(self.encode_queries(queries, progress=progress), k)
-
-    def search_vectors(self, vectors: SparseVectors, k: int = 1000) -> Run:
-        """`search` for vectors from `encode_queries` (the search alone); rows without terms get no hits."""
-        if k < 1:
-            raise LsrError(f"k must be at least 1, got {k}")
-        if vectors.scale != self.info.scale:
-            raise LsrError(f"query vectors quantized with scale {vectors.scale}, the index with {self.info.scale}")
-        run: Run = {query_id: [] for query_id in vectors.ids}
-        rows = np.flatnonzero(vectors.nnz_per_row() > 0)
-        if not rows.size:
-            return run
-        # Term ids as Seismic's component strings ("42"); query ids are row numbers (its ids are fixed-width).
-        terms = vectors.indices.astype(str).astype(self._token)
-        weights = vectors.values.astype(np.float32)
-        bounds = vectors.indptr
-        answers = self._index.batch_search(
-            rows.astype(str).astype(self._token), [terms[bounds[r]:bounds[r + 1]] for r in rows.tolist()],
-            [weights[bounds[r]:bounds[r + 1]] for r in rows.tolist()], k, self.query_cut, self.heap_factor,
-            num_threads=self.threads)
-        # batch_search answers in its own order, not the queries': each hit names its query's row.
-        for hits in answers:
-            if hits:
-                run[vectors.ids[int(hits[0][0])]] = [(doc, score) for _, score, doc in hits]
-        return run
-
-    def search_one(self, text: str, k: int = 10) -> list[tuple[str, float]]:
-        """Top-`k` (doc id, the model's dot product) for one query text, as `Searcher.search_one` gives them."""
-        return [(doc, score / self.score_unit) for doc, score in self.search([Query("q", text)], k)["q"]]
-
-    def close(self) -> None:
-        """Let the Seismic index go (it lives in memory) and close the encoding searcher."""
-        self._index = None
-        self._encoding.close()
-
-
-def _impact_info(index_dir: Path) -> IndexInfo:
+def impact_index_info(index_dir: Path) -> IndexInfo:
+    """The metadata of the impact index `index_dir`; LsrError for a BM25 index."""
     info = IndexInfo.read(index_dir)
     if info.kind != "impact":
         raise LsrError(f"{index_dir} is a {info.kind} index: Seismic needs an impact index's document vectors")

@@ -50,7 +50,7 @@ class CrossEncoder:
         tokenizer's `model_max_length` and the model's `max_position_embeddings`."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from lsr.models import local_folder
+        from lsr.models.hub import local_folder
 
         folder = local_folder(folder)
         config_file = folder / "config.json"

@@ -70,7 +70,7 @@ class DenseEncoder:
         `max_length` None: the folder's `max_seq_length` (or the tokenizer's limit); either way at most
         what the tokenizer and the model's position embeddings allow.
         """
-        from lsr.models import local_folder
+        from lsr.models.hub import local_folder
 
         root = local_folder(folder)
         if (root / "modules.json").is_file():

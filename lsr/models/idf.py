@@ -71,7 +71,7 @@ def load_tokenizer(model: str | Path):
     """The Hugging Face tokenizer of a model folder (or hub id)."""
     from transformers import AutoTokenizer
 
-    from lsr.models import local_folder
+    from lsr.models.hub import local_folder
 
     folder = local_folder(model)
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lsr.errors import LsrError
 from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.hub import local_folder
 from lsr.models.settings import DecoderSettings, InferenceFreeSettings, SpladeSettings
 
 Loader = Callable[[Path, dict[str, Any], "str | None"], Encoder]
@@ -73,22 +74,6 @@ def check_settings(model: str | Path, settings: dict[str, Any]) -> None:
     config = EncoderConfig.read(folder) or EncoderConfig(_infer_kind(folder))
     if config.kind in SETTINGS:
         SETTINGS[config.kind].parse({**config.settings, **settings}, str(folder))
-
-
-def local_folder(model: str | Path) -> Path:
-    """`model` as a local folder: itself, or a hub snapshot download; `LsrError` when neither."""
-    path = Path(model)
-    if path.is_dir():
-        return path
-    if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
-        raise LsrError(f"model not found: {model} (expected a model folder or a hub id such as naver/splade-v3)")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(str(model)))
-    except Exception as e:  # the hub raises many kinds; all mean "could not fetch"
-        raise LsrError(f"model not found: {model} is not a local folder and could not be fetched from the hub "
-                       f"({type(e).__name__})") from e
 
 
 def _infer_kind(folder: Path) -> str:

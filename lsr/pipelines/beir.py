@@ -31,9 +31,9 @@ from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
 from lsr.runs import read_trec_run, write_trec_run
 from lsr.fileio import write_text_atomic
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.index_info import INFO_FILE, IndexInfo
-from lsr.indexing.search import Searcher
-from lsr.indexing.stats import cost_stats, index_mb
+from lsr.indexing.layout import INFO_FILE, IndexInfo
+from lsr.search.lucene import LuceneSearcher
+from lsr.eval.cost import cost_stats, index_mb
 from lsr.models import Encoder, load_encoder
 from lsr.models.registry import check_settings, parse_model_spec
 
@@ -84,8 +84,8 @@ class _Job:
         return None if self.system.model is None else load_encoder(self.system.model, **self.system.settings)
 
     @cached_property
-    def searcher(self) -> Searcher:
-        return Searcher(self.folder / "index", self.encoder, threads=self.threads)
+    def searcher(self) -> LuceneSearcher:
+        return LuceneSearcher(self.folder / "index", self.encoder, threads=self.threads)
 
 
 def run_beir(systems: Sequence[System], datasets: Sequence[Dataset], out: str | Path, *, k: int = 1000,

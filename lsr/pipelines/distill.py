@@ -182,9 +182,9 @@ class Distillation:
     def final_evaluation(self, model_dir: Path) -> dict[str, Any]:
         """Index the eval corpus with the trained model, search with Lucene, evaluate (cached)."""
         from lsr.indexing.build import build_impact_index
-        from lsr.indexing.pruning import Pruning
-        from lsr.indexing.search import Searcher
-        from lsr.indexing.stats import cost_stats
+        from lsr.pruning import Pruning
+        from lsr.search.lucene import LuceneSearcher
+        from lsr.eval.cost import cost_stats
 
         path = self.out / "eval" / "results.json"
         done = json.loads((self.out / "train" / "done.json").read_text())
@@ -200,7 +200,7 @@ class Distillation:
         top_k = self.config.data.eval_doc_top_k
         build_impact_index(self.corpora["eval"], index, model_dir, pruning=Pruning(doc_top_k=top_k), overwrite=True,
                            progress=self.progress)
-        searcher = Searcher(index)
+        searcher = LuceneSearcher(index)
         run = searcher.search(self.eval_queries, 1000, progress=self.progress)
         write_trec_run(run, self.out / "eval" / "run.trec", tag="lsr-train")
         costs = cost_stats(searcher, self.eval_queries)

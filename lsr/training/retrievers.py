@@ -16,7 +16,7 @@ import numpy as np
 
 from lsr.data import Query, read_corpus
 from lsr.errors import LsrError
-from lsr.indexing.index_info import INFO_FILE
+from lsr.indexing.layout import INFO_FILE
 from lsr.runs import Run
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,14 @@ class Retriever:
         if spec.kind == "cross":
             raise LsrError(f"{spec.kind}:{spec.target}: a cross-encoder scores pairs; it cannot retrieve")
         if spec.kind == "dense":
-            from lsr.indexing.dense_index import DenseIndex
+            from lsr.search.dense import DenseIndex
             from lsr.models.dense import DenseEncoder
 
             self.encoder = DenseEncoder.from_folder(spec.target)
             self._dense = DenseIndex.build(read_corpus(corpus), self.encoder, work / spec.name,
                                            progress=progress)
         else:
-            from lsr.indexing.search import Searcher
+            from lsr.search.lucene import LuceneSearcher
 
             folder = Path(spec.target) if spec.kind == "index" else work / "bm25"
             if spec.kind == "bm25" and not (folder / INFO_FILE).is_file():
@@ -70,7 +70,7 @@ class Retriever:
 
                 log.info("BM25 index of %s -> %s", corpus, folder)
                 build_bm25_index(corpus, folder, overwrite=True)
-            self._searcher = Searcher(folder)
+            self._searcher = LuceneSearcher(folder)
 
     def search(self, queries: Sequence[Query], k: int, *, progress: bool = False) -> Run:
         """Top-`k` documents per query (best first)."""

@@ -18,8 +18,8 @@ from pathlib import Path
 from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
-from lsr.indexing.jvm import HelperUnavailable, helper_problem, impact_indexer_class, java_errors, jclass, utf8_strings
-from lsr.indexing.pruning import Pruning
+from lsr.lucene.jvm import HelperUnavailable, helper_problem, impact_indexer_class, java_errors, jclass, utf8_strings
+from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)

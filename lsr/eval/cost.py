@@ -1,4 +1,4 @@
-"""Cost statistics read off a Lucene index: postings per document and query, and FLOPS."""
+"""Cost statistics of an index and its queries: postings per document and query, FLOPS, size on disk."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lsr.data import Query
-from lsr.indexing.index_info import LUCENE_DIR
-from lsr.indexing.jvm import jclass
-from lsr.indexing.search import Searcher
-
-FIELD = "contents"  # Anserini's one text/impact field
+from lsr.indexing.layout import LUCENE_DIR
+from lsr.lucene.stats import doc_freqs, postings
+from lsr.search.lucene import LuceneSearcher
 
 
 @dataclass
@@ -24,19 +22,13 @@ class CostStats:
     flops: float
 
 
-def cost_stats(searcher: Searcher, queries: Sequence[Query]) -> CostStats:
+def cost_stats(searcher: LuceneSearcher, queries: Sequence[Query]) -> CostStats:
     """Postings per document from the index, per query from the query terms, and FLOPS."""
-    reader = jclass("io.anserini.index.IndexReaderUtils").getReader(str(searcher.lucene_dir))
-    try:
-        term = jclass("org.apache.lucene.index.Term")
-        query_terms = searcher.query_terms(queries)
-        doc_freq = {t: reader.docFreq(term(FIELD, t)) for t in set().union(*query_terms)}
-        postings = reader.getSumDocFreq(FIELD)
-    finally:
-        reader.close()
+    query_terms = searcher.query_terms(queries)
+    doc_freq = doc_freqs(searcher.lucene_dir, set().union(*query_terms))
     num_docs = searcher.info.num_docs
     flops = sum(doc_freq[t] for terms in query_terms for t in terms) / (len(queries) * num_docs)
-    return CostStats(postings_per_doc=postings / num_docs,
+    return CostStats(postings_per_doc=postings(searcher.lucene_dir) / num_docs,
                      postings_per_query=sum(map(len, query_terms)) / len(queries), flops=flops)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.indexing.jvm import HelperUnavailable, bulk_searcher_class, helper_problem, java_errors, utf8_strings
+from lsr.lucene.jvm import HelperUnavailable, bulk_searcher_class, helper_problem, java_errors, utf8_strings
 from lsr.runs import Run
 from lsr.sparse import SparseVectors
 

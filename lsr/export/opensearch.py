@@ -25,9 +25,9 @@ import numpy as np
 
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path, write_text_atomic
-from lsr.indexing.encode_corpus import shard_paths
-from lsr.indexing.index_info import VECTORS_DIR, IndexInfo
-from lsr.indexing.pruning import Pruning
+from lsr.indexing.layout import part_paths
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo
+from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 
 DEFAULT_FIELD = "sparse_embedding"
@@ -72,7 +72,7 @@ def export_index(index_dir: str | Path, vocab: Sequence[str], out: str | Path, *
     info = IndexInfo.read(folder)
     if info.kind != "impact":
         raise LsrError(f"{folder} is a BM25 index: only impact indexes have term weights to export")
-    shards = shard_paths(folder / VECTORS_DIR)
+    shards = part_paths(folder / VECTORS_DIR)
     if not shards:
         raise LsrError(f"{folder}: no {VECTORS_DIR}/ Parquet shards to export")
     pruning = Pruning.from_dict(info.pruning)

@@ -1,6 +1,6 @@
 """Search an lsr index folder (impact or BM25) with Lucene.
 
-Batches go to lsr's own Java searcher (lsr.indexing.bulk): one call per batch on
+Batches go to lsr's own Java searcher (lsr.lucene.bulk): one call per batch on
 an index, searcher and thread pool kept open, queries as arrays, hits back as
 arrays: no Python object per hit from Java and no fixed cost per call. Its runs
 equal those of Anserini's SearchCollection (run files written and read back:
@@ -25,10 +25,10 @@ import numpy as np
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.runs import Run, read_trec_run
-from lsr.indexing.bulk import BulkSearcher
-from lsr.indexing.index_info import LUCENE_DIR, IndexInfo
-from lsr.indexing.jvm import HelperUnavailable, jclass, keep_signal_handlers
-from lsr.indexing.pruning import Pruning
+from lsr.lucene.bulk import BulkSearcher
+from lsr.indexing.layout import LUCENE_DIR, IndexInfo
+from lsr.lucene.jvm import HelperUnavailable, jclass, keep_signal_handlers
+from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 
 if TYPE_CHECKING:  # torch and transformers load only for impact indexes: a BM25 search starts faster
@@ -41,7 +41,7 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-class Searcher:
+class LuceneSearcher:
     """Searches one index; impact queries are encoded by the model the index records, or `encoder`,
     and pruned as the index records, or as `pruning` says."""
 

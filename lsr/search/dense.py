@@ -34,7 +34,7 @@ INFO_FILE = "dense-index.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 IDS_FILE = "ids.txt"
 PARTS_FOLDER = "parts"
-PARTS_MANIFEST = "parts.json"
+PARTS_INFO = "parts.json"
 FORMAT_VERSION = 1
 
 
@@ -191,7 +191,7 @@ class _Parts:
         """Drop parts left by a build with other settings; start a manifest."""
         if self._ready:
             return
-        manifest_file = self.folder / PARTS_MANIFEST
+        manifest_file = self.folder / PARTS_INFO
         try:
             same = json.loads(manifest_file.read_text(encoding="utf-8")) == self.manifest
         except (OSError, json.JSONDecodeError):

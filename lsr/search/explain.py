@@ -12,10 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from lsr.errors import LsrError
-from lsr.indexing.jvm import jclass
-from lsr.indexing.search import Searcher
-
-FIELD = "contents"
+from lsr.lucene.jvm import jclass
+from lsr.lucene.stats import FIELD
+from lsr.search.lucene import LuceneSearcher
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Contribution:
     score: float
 
 
-def explain(searcher: Searcher, text: str, doc_id: str) -> list[Contribution]:
+def explain(searcher: LuceneSearcher, text: str, doc_id: str) -> list[Contribution]:
     """The terms of query `text` that `doc_id` matches, largest contribution first."""
     utils = jclass("io.anserini.index.IndexReaderUtils")
     reader = utils.getReader(str(searcher.lucene_dir))
@@ -45,7 +44,7 @@ def explain(searcher: Searcher, text: str, doc_id: str) -> list[Contribution]:
     return sorted(found, key=lambda c: -c.score)
 
 
-def _impact(reader, searcher: Searcher, text: str, docnum: int) -> list[Contribution]:
+def _impact(reader, searcher: LuceneSearcher, text: str, docnum: int) -> list[Contribution]:
     vector = searcher.pruning.queries(searcher.encoder.encode_queries([text])).quantize(searcher.info.scale)
     terms, weights = vector.row(0)
     found = []
@@ -57,7 +56,7 @@ def _impact(reader, searcher: Searcher, text: str, docnum: int) -> list[Contribu
     return found
 
 
-def _bm25(reader, utils, searcher: Searcher, text: str, doc_id: str) -> list[Contribution]:
+def _bm25(reader, utils, searcher: LuceneSearcher, text: str, doc_id: str) -> list[Contribution]:
     bm25 = searcher.info.bm25 or {}
     k1, b = float(bm25.get("k1", 0.9)), float(bm25.get("b", 0.4))
     counts = Counter(jclass("io.anserini.analysis.AnalyzerUtils").analyze(text).toArray())

@@ -1,0 +1,1 @@
+"""Exports of lsr indexes to other search engines (OpenSearch / Elasticsearch)."""
