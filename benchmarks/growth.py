@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_out_argument, write_result
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARD = 1024
 
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--seismic", default=None, help="Also measure Seismic at these query_cut:heap_factor "
                                                         "settings, e.g. 10:0.9,20:0.9,20:0.7")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size here
+    add_out_argument(parser)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args)))
@@ -81,6 +84,9 @@ def main() -> None:
                       f"{setting['setting']:>15} {setting['qps']:8.1f} {setting['qps'] / row['qps_k10']:9.1f} "
                       f"{setting['recall']:10.3f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "growth", {"postings per document": args.postings, "terms per query": args.query_postings,
+                                      "sizes": rows, "load average after": round(os.getloadavg()[0], 2)},
+                 title="Growth with the corpus (synthetic vectors)")
 
 
 def seismic_figures(index: Path, encoder, queries, settings: str, exact_run: dict, lucene_k10) -> dict:
@@ -137,7 +143,7 @@ def synthetic(count: int, mean_terms: float, law: np.ndarray, rng: np.random.Gen
 
 
 def measure(size: int, args) -> dict:
-    from lsr.indexing.build import _model_name
+    from lsr.indexing.build import model_name_for
     from lsr.indexing.layout import part_paths
     from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, IndexInfo
     from lsr.lucene.writers import write_impact_index
@@ -158,7 +164,7 @@ def measure(size: int, args) -> dict:
     stats = write_impact_index(part_paths(out / VECTORS_DIR), encoder.vocab, 100.0, out / LUCENE_DIR)
     index_s = time.perf_counter() - began
     IndexInfo(kind="impact", num_docs=stats.num_docs, num_empty=stats.num_empty, corpus="synthetic",
-              model=_model_name(args.model, out), encoder_kind=encoder.kind, encoder_settings=encoder.settings,
+              model=model_name_for(args.model, out), encoder_kind=encoder.kind, encoder_settings=encoder.settings,
               vocab_fingerprint=encoder.fingerprint, scale=100.0,
               avg_postings_per_doc=round(stats.avg_postings_per_doc, 2)).save(out)
     searcher = LuceneSearcher(out, encoder)

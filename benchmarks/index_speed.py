@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_out_argument, write_result
 from lsr.lucene import writers as lucene
 from lsr.indexing.layout import part_paths
 from lsr.indexing.layout import VECTORS_DIR, IndexInfo
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("index", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     info = IndexInfo.read(args.index)
@@ -57,11 +59,18 @@ def main() -> None:
     print(f"\n{args.index}: {docs} documents, {stats.postings / max(docs, 1):.1f} postings each, "
           f"impacts summing to {postings['lsr'] / max(docs, 1):.0f} per document; {args.threads} threads")
     base = statistics.median(times["Anserini"])
+    rows = []
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name:<9} {median:7.2f} s  {docs / median:9.0f} docs/s  {base / median:5.1f}x Anserini's speed")
+        rows.append({"writer": name, "median s": round(median, 3), "docs/s": round(docs / median),
+                     "x Anserini": round(base / median, 1)})
     print(f"  same postings (sum of term frequencies): {postings['lsr'] == postings['Anserini']}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "index_speed", {
+        "index": args.index, "documents": docs, "postings per document": round(stats.postings / max(docs, 1), 1),
+        "threads": args.threads, "runs": args.runs, "writers": rows,
+        "same postings": postings["lsr"] == postings["Anserini"]}, title="Lucene indexing speed")
 
 
 def sum_total_term_freq(lucene_dir: Path) -> int:

@@ -1,11 +1,11 @@
 """The quality/sparsity trade-off of an inference-free model: `lsr train` with several document λ
 under the IDF-aware FLOPS, and the plain (score-space) FLOPS for comparison, next to BM25.
 
-    python benchmarks/inference_free_sweep.py --lambdas 3e-4 1e-3 3e-3 --plain 3e-5 [--out runs/if-sweep]
+    python benchmarks/inference_free_sweep.py --lambdas 3e-4 1e-3 3e-3 --plain 3e-5 [--work runs/if-sweep] [--out FILE.json]
 
 Every run uses examples/inference-free-idf.toml (any `--set key=value` is passed on) with its own
 `train.lambda_d`; mined candidates, teacher scores, indexes and the IDF table of the first run are
-reused by the others. Prints a Markdown table and writes OUT/table.json.
+reused by the others. Prints a Markdown table and writes WORK/table.json (and a result record to --out).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
+from common import add_out_argument, write_result
 from lsr.data import read_qrels, read_queries
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import write_text_atomic
@@ -32,10 +33,11 @@ def main() -> None:
     parser.add_argument("--lambdas", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3])
     parser.add_argument("--plain", type=float, nargs="*", default=[], help="λ_d for the score-space FLOPS rows")
     parser.add_argument("--untrained", action="store_true", help="also the model before training (0 steps)")
-    parser.add_argument("--out", default="runs/if-sweep")
+    parser.add_argument("--work", default="runs/if-sweep", help="Folder of the training runs and table.json.")
     parser.add_argument("--set", action="append", default=[], help="extra key=value overrides")
+    add_out_argument(parser)
     args = parser.parse_args()
-    root = Path(args.out)
+    root = Path(args.work)
     runs = [("untrained", 0.0, "flops")] if args.untrained else []
     runs += [("idf-aware FLOPS", lam, "flops") for lam in args.lambdas]
     runs += [("plain FLOPS (score space)", lam, "score_space_flops") for lam in args.plain]
@@ -67,6 +69,8 @@ def main() -> None:
         lam = "–" if r["lambda_d"] is None else f"{r['lambda_d']:g}"
         print(f"| {r['regulariser']} | {lam} | {r['nDCG@10']:.4f} | {r['R@100']:.4f} | {r['MRR@10']:.4f} "
               f"| {r['postings_per_doc']:.1f} | {r['flops']:.2f} |")
+    write_result(args.out, "inference_free_sweep", {"overrides": args.set, "rows": rows},
+                 title="Inference-free models: quality against sparsity")
 
 
 if __name__ == "__main__":

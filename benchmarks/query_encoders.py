@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_out_argument, write_result
 from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
@@ -34,11 +35,12 @@ def main() -> None:
     parser.add_argument("--impact-index", type=Path, required=True)
     parser.add_argument("--bm25-index", type=Path, required=True)
     parser.add_argument("--inference-free", type=Path, required=True, help="Inference-free model folder.")
+    add_out_argument(parser)
     args = parser.parse_args()
     queries, qrels = read_queries(args.data, "test"), read_qrels(args.data, "test")
     searchers = {"bm25": LuceneSearcher(args.bm25_index), "splade-mlm-queries": LuceneSearcher(args.impact_index),
                  "inference-free-queries": LuceneSearcher(args.impact_index, load_encoder(args.inference_free))}
-    figures, batched = {}, {}
+    figures, batched, rows = {}, {}, []
     for name, searcher in searchers.items():
         latency = measure_latency(searcher, queries)
         ndcg = evaluate(searcher.search(queries, 1000), qrels, ["nDCG@10"]).values["nDCG@10"]
@@ -49,10 +51,18 @@ def main() -> None:
                              ("latency_p50_ms", latency.p50_ms),
                              ("latency_p99_ms", latency.p99_ms), ("nDCG@10", ndcg)]:
             print(f"{name:24s} {label:16s} {value:.4f}")
+        rows.append({"system": name, "encoder ms": round(figures[name], 4),
+                     "encoder ms, all queries in one call": round(batched[name], 4),
+                     "query prepare ms": round(latency.encode_ms, 4), "P50 ms": round(latency.p50_ms, 4),
+                     "P99 ms": round(latency.p99_ms, 4), "nDCG@10": round(ndcg, 4)})
     ratio = figures["splade-mlm-queries"] / figures["inference-free-queries"]
     print(f"{'masked-LM / inference-free query encoder':41s} {ratio:.1f}x")
-    ratio = batched["splade-mlm-queries"] / batched["inference-free-queries"]
-    print(f"{'same, all queries in one call':41s} {ratio:.1f}x")
+    ratio_batched = batched["splade-mlm-queries"] / batched["inference-free-queries"]
+    print(f"{'same, all queries in one call':41s} {ratio_batched:.1f}x")
+    write_result(args.out, "query_encoders", {
+        "queries": len(queries), "systems": rows,
+        "masked-LM / inference-free query encoder": round(ratio, 1),
+        "same, all queries in one call": round(ratio_batched, 1)}, title="Query encoders (SciFact)")
 
 
 def batched_encoder_ms(searcher: LuceneSearcher, queries, repeats: int = 5) -> float:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import add_out_argument, write_result
 from lsr.data import read_queries
 from lsr.search.lucene import LuceneSearcher, _java_int_map
 from lsr.models.pooling import mask_spans
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--warm-split", default="train",
                         help="Queries of this split warm the inference-free token cache before each round "
                              "('' for none: a cold cache).")
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     torch.set_num_threads(1)  # one query on one core, as a server thread would run it
@@ -72,19 +74,27 @@ def main() -> None:
               f"{args.warm_split or 'no'} queries: {found[0]:.1%} of the timed queries' words found in it")
     print(f"\n{len(texts)} queries one at a time, top {args.k}, ms (median of {args.rounds} rounds)")
     print(f"  {'index':<15} {'path':<7} {'prepare':>8} {'search':>8} {'P50':>8} {'P99':>8}")
-    p50 = {}
+    p50, rows, ratios = {}, [], {}
     for (name, path), runs in rounds.items():
         figures = {key: statistics.median(summary(run)[key] for run in runs) for key in summary(runs[0])}
         p50[name, path] = figures["p50"]
+        rows.append({"index": name, "path": path, **{f"{key} ms": round(value, 4) for key, value in figures.items()}})
         print(f"  {name:<15} {path:<7} {figures['prepare']:8.3f} {figures['search']:8.3f} {figures['p50']:8.3f} "
               f"{figures['p99']:8.3f}")
     for name in searchers:
         if name != "bm25":
             print(f"  {name} / bm25 P50: {p50[name, 'lsr'] / p50['bm25', 'lsr']:.2f}x "
                   f"(former path: {p50[name, 'former'] / p50['bm25', 'former']:.2f}x)")
-    if "masked-LM" in searchers:
-        encoder_steps(searchers["masked-LM"], texts)
+            ratios[f"{name} / bm25 P50"] = round(p50[name, "lsr"] / p50["bm25", "lsr"], 2)
+            ratios[f"{name} / bm25 P50, former path"] = round(p50[name, "former"] / p50["bm25", "former"], 2)
+    steps = encoder_steps(searchers["masked-LM"], texts) if "masked-LM" in searchers else None
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "query_latency", {
+        "queries": len(texts), "k": args.k, "rounds": args.rounds,
+        "token cache: timed words found after warm-up": None if found[0] is None else round(found[0], 3),
+        "latency (median of rounds)": rows, "ratios": ratios,
+        **({"masked-LM query encoding steps, ms": steps} if steps else {}),
+        "load average after": round(os.getloadavg()[0], 2)}, title="Query latency, one query at a time")
 
 
 def time_queries(searcher: LuceneSearcher, texts: list[str], warm_up: list[str], k: int,
@@ -143,7 +153,7 @@ def summary(times: dict[str, list[float]]) -> dict[str, float]:
             "p50": float(np.percentile(times["total"], 50)), "p99": float(np.percentile(times["total"], 99))}
 
 
-def encoder_steps(searcher: LuceneSearcher, texts: list[str]) -> None:
+def encoder_steps(searcher: LuceneSearcher, texts: list[str]) -> dict[str, float]:
     """Median ms per query of each step of the masked-LM query encoder (what `encode_queries` does for
     one query, step by step)."""
     encoder = searcher.encoder
@@ -178,6 +188,8 @@ def encoder_steps(searcher: LuceneSearcher, texts: list[str]) -> None:
         print(f"  {name:<40} {statistics.median(values):7.3f}")
     print(f"  {'sum of the steps':<40} {sum(statistics.median(v) for v in steps.values()):7.3f}")
     print(f"  {'prepare_query as a whole':<40} {statistics.median(np.diff(whole) * 1000):7.3f}")
+    return {**{name: round(statistics.median(values), 3) for name, values in steps.items()},
+            "prepare_query as a whole": round(float(statistics.median(np.diff(whole) * 1000)), 3)}
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import add_out_argument, write_result
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -41,7 +43,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=SHARED / "models/splade-tiny")
     parser.add_argument("--docs", type=int, default=None, help="the corpus's first documents (default: all)")
     parser.add_argument("--queries", type=int, default=None, help="the first test queries (default: all)")
-    parser.add_argument("--shard-size", type=int, default=256, help="documents per Parquet file")
+    parser.add_argument("--part-size", "--shard-size", dest="part_size", type=int, default=256,
+                        help="documents per Parquet file of vectors")
     parser.add_argument("--shards", type=int, default=2, help="shard indexes")
     parser.add_argument("--workers", type=int, default=2, help="Ray encoding actors (one CPU each)")
     parser.add_argument("--cpus-per-node", type=int, default=1, help="CPUs of the head and of the worker node")
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-seconds", type=int, default=1800)
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     signal.signal(signal.SIGALRM, _out_of_time)
@@ -58,22 +62,25 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         cluster = start_cluster(args.cpus_per_node)
         try:
-            run(args, work)
+            figures = run(args, work)
         finally:
             import ray
 
             ray.shutdown()
             cluster.shutdown()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    figures["load average after"] = round(os.getloadavg()[0], 2)
+    write_result(args.out, "ray_scale", figures, title="Scale-out on a local Ray cluster")
 
 
-def run(args: argparse.Namespace, work: Path) -> None:
+def run(args: argparse.Namespace, work: Path) -> dict:
     from lsr.data import read_corpus, read_queries
     from lsr.distributed.encode import encode_corpus_ray
     from lsr.distributed.search import RayShardedSearcher
     from lsr.search.sharded import ShardedSearcher
+    from lsr.distributed.shards import build_on_ray
     from lsr.indexing.sharded import build_sharded_index
-    from lsr.indexing.build import _model_name, build_impact_index
+    from lsr.indexing.build import build_impact_index, model_name_for
     from lsr.indexing.vectors import encode_corpus
     from lsr.search.lucene import LuceneSearcher
     from lsr.models import load_encoder
@@ -88,21 +95,25 @@ def run(args: argparse.Namespace, work: Path) -> None:
     # Encoding: one process, then Ray.
     single = work / "single"
     start = time.perf_counter()
-    encode_corpus(read_corpus(str(corpus)), encoder, single / "vectors", model_name=_model_name(args.model, single),
+    encode_corpus(read_corpus(str(corpus)), encoder, single / "vectors", model_name=model_name_for(args.model, single),
                   part_size=args.part_size, progress=False)
     local_seconds = time.perf_counter() - start
     sharded = work / "sharded"
     start = time.perf_counter()
-    encode_corpus_ray(str(corpus), sharded / "vectors", load, model_name=_model_name(args.model, sharded),
+    encode_corpus_ray(str(corpus), sharded / "vectors", load, model_name=model_name_for(args.model, sharded),
                       part_size=args.part_size, workers=args.workers, progress=False)
     ray_seconds = time.perf_counter() - start
     same_vectors(sharded / "vectors", single / "vectors")
     threads = torch.get_num_threads()
     print("\nencoding                 docs/s   CPU-ms/doc   (wall ms/doc x CPUs)")
+    figures: dict = {"documents": num_docs, "shards": args.shards, "workers": args.workers, "k": args.k,
+                     "encoding": [], "search": []}
     for name, seconds, cpus in (("one process", local_seconds, threads),
                                 (f"Ray, {args.workers} actors", ray_seconds, args.workers)):
         print(f"  {name:<20} {num_docs / seconds:9.1f}   {1000 * seconds * cpus / num_docs:10.2f}   "
               f"({1000 * seconds / num_docs:.2f} x {cpus})")
+        figures["encoding"].append({"encoder": name, "docs/s": round(num_docs / seconds, 1),
+                                    "CPU-ms/doc": round(1000 * seconds * cpus / num_docs, 2)})
     print("  vectors identical (ids, terms; weights to 1e-5); the Ray time includes starting the actors")
 
     # Indexes: one of the whole, the shards as Ray tasks.
@@ -112,9 +123,13 @@ def run(args: argparse.Namespace, work: Path) -> None:
     single_index_seconds = time.perf_counter() - start
     start = time.perf_counter()
     build_sharded_index(sharded / "vectors", sharded, args.model, num_shards=args.shards, encoder=encoder,
-                        corpus=str(corpus), use_ray=True, cpus_per_shard=0.5, progress=False)
+                        corpus=str(corpus), threads=1, progress=False,
+                        run_jobs=functools.partial(build_on_ray, address=None, cpus_per_shard=0.5))
+    sharded_index_seconds = time.perf_counter() - start
     print(f"\nLucene: one index {single_index_seconds:.1f} s; {args.shards} shard indexes as Ray tasks "
-          f"{time.perf_counter() - start:.1f} s (Ray start-up included)")
+          f"{sharded_index_seconds:.1f} s (Ray start-up included)")
+    figures["Lucene: one index, s"] = round(single_index_seconds, 1)
+    figures["Lucene: shard indexes as Ray tasks, s"] = round(sharded_index_seconds, 1)
 
     # Search: the same query vectors on the three searchers.
     queries = read_queries(str(args.data), "test")[:args.queries]
@@ -129,14 +144,17 @@ def run(args: argparse.Namespace, work: Path) -> None:
                              (f"{args.shards} shards on Ray", on_ray.search_vectors)):
             result, seconds = timed(lambda search=search: search(vectors, args.k), args.runs)
             print(f"  {name:<24} {len(queries) / seconds:9.1f}")
+            figures["search"].append({"searcher": name, "queries/s": round(len(queries) / seconds, 1)})
             if reference is None:
                 reference = result
             elif result != reference:
                 raise SystemExit(f"{name}: the run differs from the single index's")
         print("  runs identical (every query, score and rank)")
+        figures["runs identical"] = True
     finally:
         on_ray.close()
         here.close()
+    return figures
 
 
 def timed(call: Callable[[], object], runs: int) -> tuple[object, float]:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from common import add_out_argument, write_result
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPORA = {"MS MARCO passage": 8_841_823, "100M passages": 100_000_000}
 NODES = (4, 16, 64)
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gpu-tflops", type=float, default=100.0,
                         help="assumed sustained bf16 TFLOP/s of one GPU (an A100's peak is 312)")
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores, {torch.get_num_threads()} "
           f"torch threads)")
@@ -78,6 +81,7 @@ def main() -> None:
     for name, cost in costs.items():
         print(f"| {name}{' encoding' if name != 'Lucene indexing' else f' ({postings:.0f} postings/doc)'} | "
               f"{cost:.2f} |")
+    estimates, gpu = [], []
     print("\n| corpus | step | core-hours | " + " | ".join(f"wall h, {n} x {CORES_PER_NODE} cores" for n in NODES)
           + " |")
     print("|---|---|---:|" + "---:|" * len(NODES))
@@ -86,6 +90,9 @@ def main() -> None:
             hours = size * cost / 3.6e6
             print(f"| {corpus} | {name} | {hours:,.1f} | "
                   + " | ".join(f"{hours / (n * CORES_PER_NODE):,.2f}" for n in NODES) + " |")
+            estimates.append({"corpus": corpus, "step": name, "core-hours": round(hours, 1),
+                              **{f"wall h, {n} x {CORES_PER_NODE} cores": round(hours / (n * CORES_PER_NODE), 2)
+                                 for n in NODES}})
     print(f"\nGPU (arithmetic, not measured): FLOPs per passage = {tokens:.0f} tokens x (2 x non-embedding "
           f"parameters + 2 x hidden x {vocab}); at {args.gpu_tflops:g} sustained TFLOP/s per GPU:")
     print("| corpus | model | GFLOP/passage | GPU-hours |")
@@ -94,7 +101,15 @@ def main() -> None:
         for name in encoders:
             flops = tokens * (2 * (parameters[name] - vocab * hidden[name]) + 2 * hidden[name] * vocab)
             print(f"| {corpus} | {name} | {flops / 1e9:.2f} | {size * flops / (args.gpu_tflops * 1e12) / 3600:,.2f} |")
+            gpu.append({"corpus": corpus, "model": name, "GFLOP/passage": round(flops / 1e9, 2),
+                        "GPU-hours": round(size * flops / (args.gpu_tflops * 1e12) / 3600, 2)})
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "scale_estimate", {
+        "passages": len(passages), "tokens per passage": round(tokens, 1), "docs per timed run": args.docs,
+        "measured CPU-ms per document": {name: round(cost, 2) for name, cost in costs.items()},
+        "postings per document": round(float(postings), 1), "estimates (scaled, not measured)": estimates,
+        "assumed GPU TFLOP/s": args.gpu_tflops, "GPU estimates (arithmetic, not measured)": gpu},
+        title="What MS MARCO and 100M documents would take")
 
 
 def bert_base_splade(tiny: Path, folder: Path) -> Path:

@@ -1,10 +1,11 @@
 """Foundation benchmark: SPLADE impact vs BM25 on BEIR SciFact (test queries).
 
-Prints one line per figure (`system figure value`) and writes them to OUT/benchmark.json:
-encode docs/s, index docs/s, index MB, search QPS (batch, k=1000, encoding included),
+Prints one line per figure (`system figure value`) and writes them to WORK/benchmark.json (with
+--out FILE.json, also as a result record): encode docs/s, index docs/s, index MB, search QPS (batch, k=1000, encoding included),
 P50/P99 single-query latency (k=10, encoding included) and nDCG@10 / R@100 / MRR@10.
 
-    python benchmarks/scifact.py [--data ../shared/data/beir/scifact] [--model ../shared/models/splade-tiny]
+    python benchmarks/scifact.py [--data ../shared/data/beir/scifact] [--model ../shared/models/splade-tiny] \\
+        [--work runs/benchmark-scifact] [--out benchmarks/results/scifact.json]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from common import add_out_argument, write_result
 from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
@@ -42,9 +44,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared/data/beir/scifact"))
     parser.add_argument("--model", default=str(ROOT.parent / "shared/models/splade-tiny"))
-    parser.add_argument("--out", default=str(ROOT / "runs/benchmark-scifact"))
+    parser.add_argument("--work", default=str(ROOT / "runs/benchmark-scifact"),
+                        help="Folder for the indexes and WORK/benchmark.json.")
+    add_out_argument(parser)
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.work)
     queries, qrels = read_queries(args.data, "test"), read_qrels(args.data, "test")
     results: dict[str, dict[str, float]] = {}
 
@@ -62,6 +66,8 @@ def main() -> None:
         for name, value in figures.items():
             print(f"{system:14s} {name:18s} {value:.4f}")
     (out / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_result(args.out, "scifact", {"systems": [{"system": system, **figures} for system, figures in results.items()]},
+                 title="SciFact: BM25 and a SPLADE impact index, end to end")
 
 
 if __name__ == "__main__":

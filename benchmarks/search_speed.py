@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_out_argument, write_result
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 STAGES = r'''
@@ -84,15 +86,19 @@ def main() -> None:
     parser.add_argument("--old-runs", type=int, default=3)
     parser.add_argument("--cli-runs", type=int, default=3, help="0: no `lsr search` stages.")
     parser.add_argument("--threads", type=int, help="Java threads of LuceneSearcher.search (default: lsr's).")
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     indexes = {"bm25": args.bm25_index or build(args, "bm25"), "impact": args.impact_index or build(args, "impact")}
+    figures: dict = {"k": args.k, "runs": args.runs}
     for kind, index in indexes.items():
-        in_process(kind, index, args)
+        figures[f"{kind}: batch search"] = in_process(kind, index, args)
     for kind, index in indexes.items():
         if args.cli_runs:
-            command_stages(kind, index, args)
+            figures[f"{kind}: `lsr search` stages, ms"] = command_stages(kind, index, args)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    figures["load average after"] = round(os.getloadavg()[0], 2)
+    write_result(args.out, "search_speed", figures, title="Batch search against Lucene's own pace")
 
 
 def build(args, kind: str) -> Path:
@@ -112,7 +118,7 @@ def build(args, kind: str) -> Path:
     return out
 
 
-def in_process(kind: str, index: Path, args) -> None:
+def in_process(kind: str, index: Path, args) -> dict:
     from lsr.data import read_queries
     from lsr.lucene import bulk
     from lsr.lucene.jvm import jclass, jnius
@@ -197,20 +203,27 @@ def in_process(kind: str, index: Path, args) -> None:
     print(f"\n{kind}: {index}, {n} queries, k={k}, {hits} hits"
           + (f", encoding {encoding:.2f} s ({n / encoding:.0f} q/s, not in the figures below)" if vectors else ""))
     print(f"  {'path':<16} {'median s':>9} {'q/s':>8} {'x ceiling':>10}")
+    rows = []
     for name, values in times.items():
         if name == "JNI calls":
             continue
         median = statistics.median(values)
         print(f"  {name:<16} {median:9.3f} {n / median:8.0f} {median / base:10.2f}")
+        rows.append({"path": name, "median s": round(median, 4), "q/s": round(n / median),
+                     "x ceiling": round(median / base, 2)})
     print(f"  (one JNI call per query, as the ceiling loops make: {statistics.median(times['JNI calls']) * 1e3:.1f} ms"
           f" in all)")
     print(f"  runs of search and former identical: {identical}")
     reader.close()
     searcher.close()
     one_thread.close()
+    return {"index": index, "queries": n, "hits": hits, "paths": rows,
+            "query encoding s": round(encoding, 3) if vectors else None,
+            "one JNI call per query, ms in all": round(statistics.median(times["JNI calls"]) * 1e3, 1),
+            "runs of search and former identical": identical}
 
 
-def command_stages(kind: str, index: Path, args) -> None:
+def command_stages(kind: str, index: Path, args) -> dict:
     stages: dict[str, list[float]] = {}
     walls = []
     lsr = str(Path(sys.executable).parent / "lsr")
@@ -229,6 +242,9 @@ def command_stages(kind: str, index: Path, args) -> None:
         print(f"  {name:<46} {statistics.median(values) * 1000:8.0f} ms")
     print(f"  {'sum of stages':<46} {sum(statistics.median(v) for v in stages.values()) * 1000:8.0f} ms")
     print(f"  {'`lsr search` wall time (interpreter start incl.)':<46} {statistics.median(walls) * 1000:8.0f} ms")
+    return {**{name: round(statistics.median(values) * 1000) for name, values in stages.items()},
+            "sum of stages": round(sum(statistics.median(v) for v in stages.values()) * 1000),
+            "`lsr search` wall time": round(statistics.median(walls) * 1000)}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
+from common import add_out_argument, write_result
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--centroid-fraction", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, help="Search threads of both backends (default: lsr's).")
+    add_out_argument(parser)
     args = parser.parse_args()
 
     from lsr.data import read_qrels, read_queries
@@ -92,13 +95,25 @@ def main() -> None:
     base10, base1000 = qps(("lucene", 10)), qps(("lucene", 1000))
     ndcg = evaluate(runs["lucene", 1000], qrels, ["nDCG@10"]).values["nDCG@10"]
     print(f"| Lucene (exact) | – | – | 1.000 | {ndcg:.4f} | {base10:,.0f} | {base1000:,.0f} | 1.0 | 1.0 |")
+    rows = [{"backend": "Lucene (exact)", "query_cut": None, "heap_factor": None, "recall@10": 1.0,
+             "nDCG@10": round(ndcg, 4), "QPS k=10": round(base10), "QPS k=1000": round(base1000),
+             "x Lucene k=10": 1.0, "x Lucene k=1000": 1.0}]
     for setting in settings:
         found = runs[setting, 10]
         recall = statistics.mean(len(exact[q] & {doc for doc, _ in found[q]}) / len(exact[q]) for q in judged)
         ndcg = evaluate(runs[setting, 1000], qrels, ["nDCG@10"]).values["nDCG@10"]
         print(f"| Seismic | {setting[0]} | {setting[1]} | {recall:.3f} | {ndcg:.4f} | {qps((setting, 10)):,.0f} | "
               f"{qps((setting, 1000)):,.0f} | {qps((setting, 10)) / base10:.1f} | {qps((setting, 1000)) / base1000:.1f} |")
+        rows.append({"backend": "Seismic", "query_cut": setting[0], "heap_factor": setting[1],
+                     "recall@10": round(recall, 3), "nDCG@10": round(ndcg, 4), "QPS k=10": round(qps((setting, 10))),
+                     "QPS k=1000": round(qps((setting, 1000))), "x Lucene k=10": round(qps((setting, 10)) / base10, 1),
+                     "x Lucene k=1000": round(qps((setting, 1000)) / base1000, 1)})
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "seismic_speed", {
+        "index": index, "queries": len(queries), "search threads": lucene.threads, "runs": args.runs,
+        "Seismic build s": round(built.build_seconds, 1), "documents": built.num_indexed,
+        "Seismic parameters": str(params), "backends": rows, "load average after": round(os.getloadavg()[0], 2)},
+        title="Seismic against Lucene")
     seismic.close()
     lucene.close()
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import add_out_argument, write_result
 from search_speed import build  # the SciFact indexes under --work (this folder is on sys.path when run)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=50, help="Unmeasured requests per index first.")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--threads", type=int, help="The server's Lucene threads per index (default: lsr's).")
+    add_out_argument(parser)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     indexes = {"bm25": args.bm25_index or build(args, "bm25"), "impact": args.impact_index or build(args, "impact")}
@@ -64,6 +66,7 @@ def main() -> None:
     texts = [q.text for q in read_queries(args.data, "test")]
     port = free_port()
     server = start_server(indexes, port, args.threads)
+    rows = []
     try:
         print(f"{'index':<15} {'clients':>7} {'requests':>8} {'QPS':>8} {'P50 ms':>8} {'P99 ms':>8} {'server ms':>9}")
         for name in indexes:
@@ -73,10 +76,18 @@ def main() -> None:
                 print(f"{name:<15} {clients:>7} {len(latencies):>8} {len(latencies) / wall:>8.1f} "
                       f"{np.percentile(latencies, 50):>8.2f} {np.percentile(latencies, 99):>8.2f} "
                       f"{np.median(server_ms):>9.2f}", flush=True)
+                rows.append({"index": name, "clients": clients, "requests": len(latencies),
+                             "QPS": round(len(latencies) / wall, 1),
+                             "P50 ms": round(float(np.percentile(latencies, 50)), 2),
+                             "P99 ms": round(float(np.percentile(latencies, 99)), 2),
+                             "server ms": round(float(np.median(server_ms)), 2)})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(120)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    write_result(args.out, "serve_load", {"k": args.k, "indexes": {name: str(path) for name, path in indexes.items()},
+                                          "levels": rows, "load average after": round(os.getloadavg()[0], 2)},
+                 title="Serving: `lsr serve` under concurrent clients")
 
 
 def free_port() -> int:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import add_out_argument, write_result
+
 STAGES = r'''
 import json, sys, time
 t = time.perf_counter(); times = {}
@@ -46,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index")
     parser.add_argument("--runs", type=int, default=5)
+    add_out_argument(parser)
     args = parser.parse_args()
     stages: dict[str, list[float]] = {}
     commands = []
@@ -61,6 +64,11 @@ def main() -> None:
         print(f"{name:<28} {statistics.median(values) * 1000:8.0f} ms")
     print(f"{'sum of stages':<28} {sum(statistics.median(v) for v in stages.values()) * 1000:8.0f} ms")
     print(f"{'`lsr search -t` wall time':<28} {statistics.median(commands) * 1000:8.0f} ms")
+    write_result(args.out, "startup", {
+        "index": args.index, "runs": args.runs,
+        "stages, ms (median)": {name: round(statistics.median(values) * 1000) for name, values in stages.items()},
+        "sum of stages, ms": round(sum(statistics.median(v) for v in stages.values()) * 1000),
+        "`lsr search -t` wall time, ms": round(statistics.median(commands) * 1000)}, title="Start-up of a one-query search")
 
 
 if __name__ == "__main__":

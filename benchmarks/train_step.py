@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from common import add_out_argument, write_result
 from lsr.data import read_corpus
 from lsr.models import load_encoder
 
@@ -48,11 +49,16 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/beir/scifact")
     parser.add_argument("--doc-tokens", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--steps", type=int, default=6)
+    add_out_argument(parser)
     args = parser.parse_args()
+    rows = []
     for tokens in args.doc_tokens:
         for fused in (True, False):
             seconds = step_seconds(args.model, args.data, tokens, fused, args.steps)
             print(f"docs {tokens} tokens, {'fused head' if fused else 'plain head'}: {seconds:.2f} s/step")
+            rows.append({"document tokens": tokens, "head": "fused" if fused else "plain", "s/step": round(seconds, 2)})
+    write_result(args.out, "train_step", {"model": args.model, "steps": args.steps, "steps (median)": rows},
+                 title="Training step time")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Build the model folders the encoder-family benchmark runs (from ../shared, offline).
 
-    python benchmarks/make_models.py inference-free OUT [--doc-model M] [--idf idf.json]
+    python benchmarks/data/make_models.py inference-free OUT [--doc-model M] [--idf idf.json]
         splade-tiny for documents + OpenSearch's IDF table for queries, saved as an lsr folder
-    python benchmarks/make_models.py random-decoder OUT [--tokenizer M]
+    python benchmarks/data/make_models.py random-decoder OUT [--tokenizer M]
         a random-weight 2-layer Llama (hidden 64) over splade-tiny's tokenizer: it only has to
         run end to end (its vectors carry no meaning)
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 
 def inference_free(out: Path, doc_model: Path, idf: Path) -> None:

@@ -4,7 +4,7 @@ Each triplet (query, positive, negative) gives a query judged relevant to its po
 passage; the corpus is every triplet passage plus the sample's passage collection as
 distractors. Texts are kept as they are (the sample's mojibake included).
 
-    python benchmarks/msmarco_sample_beir.py OUT_FOLDER [--sample ../shared/data/msmarco-sample/splade-toy]
+    python benchmarks/data/msmarco_sample_beir.py OUT_FOLDER [--sample ../shared/data/msmarco-sample/splade-toy]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lsr.fileio import atomic_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def build(sample: Path, out: Path) -> None:
