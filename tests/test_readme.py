@@ -1,5 +1,5 @@
-"""The README's commands and Python snippet run as written (SciFact swapped for a small cut of it),
-and its CLI reference is the commands' current help."""
+"""The README's commands and Python snippet, and the commands of docs/ marked `readme-test`, run as written
+(SciFact swapped for a small cut of it); docs/cli.md is the commands' current help."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ import pytest
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
-from lsr.cli.reference import END, START, reference
+from lsr.cli.reference import page
 from tests.conftest import write_beir
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+CLI_PAGE = ROOT / "docs" / "cli.md"
 
 
-def block(kind: str) -> str:
-    """The fenced block right after `<!-- readme-test: kind -->`."""
-    match = re.search(rf"<!-- readme-test: {kind} -->\n```\w+\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-    assert match, f"README has no block marked readme-test: {kind}"
+def block(kind: str, path: Path = README) -> str:
+    """The fenced block right after `<!-- readme-test: kind -->` in `path`."""
+    match = re.search(rf"<!-- readme-test: {kind} -->\n```\w+\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+    assert match, f"{path.name} has no block marked readme-test: {kind}"
     return match.group(1)
 
 
@@ -43,14 +45,23 @@ def localised(text: str, small_scifact: Path, splade_tiny: Path, runs: Path) -> 
             .replace("../shared/models/splade-tiny", str(splade_tiny)).replace("runs/", f"{runs}/"))
 
 
-def test_cli_reference_is_the_current_help():
+def test_cli_page_is_the_current_help():
+    assert CLI_PAGE.read_text(encoding="utf-8") == page(), \
+        "docs/cli.md is stale: run `python -m lsr.cli.reference docs/cli.md`"
+
+
+def test_readme_names_what_exists_and_stays_short():
     text = README.read_text(encoding="utf-8")
-    assert text[text.index(START):text.index(END) + len(END)] == reference(), \
-        "README's CLI reference is stale: run `python -m lsr.cli.reference README.md`"
+    assert len(text.splitlines()) <= 200
+    for script in ("scripts/example.sh", "scripts/test.sh", "scripts/setup.sh", ".ci/run"):
+        assert script in text and (ROOT / script).is_file(), script
+    for marker in ('-m "slow and not ray_cluster"', '-m "slow and ray_cluster"'):
+        assert marker in text
+    assert "(docs/results.md)" in text and "(docs/cli.md)" in text
 
 
-def run_block(kind: str, small_scifact: Path, splade_tiny: Path, runs: Path) -> None:
-    lines = [line for line in block(kind).splitlines() if line.strip()]
+def run_block(text: str, small_scifact: Path, splade_tiny: Path, runs: Path) -> None:
+    lines = [line for line in text.splitlines() if line.strip()]
     assert lines and all(line.startswith("lsr ") for line in lines)
     for line in lines:
         args = shlex.split(localised(line, small_scifact, splade_tiny, runs))[1:]
@@ -59,23 +70,21 @@ def run_block(kind: str, small_scifact: Path, splade_tiny: Path, runs: Path) -> 
 
 
 def test_readme_cli_tour_runs_as_written(tmp_path, small_scifact, splade_tiny):
-    run_block("cli", small_scifact, splade_tiny, tmp_path / "runs")
+    run_block(block("cli"), small_scifact, splade_tiny, tmp_path / "runs")
     figures = json.loads((tmp_path / "runs" / "tour" / "splade.json").read_text())
     assert 0 < figures["nDCG@10"] <= 1
-    assert len((tmp_path / "runs" / "tour" / "docs.jsonl").read_text().splitlines()) == \
-        len((small_scifact / "corpus.jsonl").read_text().splitlines())
-
-
-def test_readme_more_commands_run_as_written(tmp_path, small_scifact, splade_tiny):
-    run_block("cli-more", small_scifact, splade_tiny, tmp_path / "runs")
-    assert json.loads((tmp_path / "runs" / "tour" / "idf.json").read_text())
     rows = json.loads((tmp_path / "runs" / "tour" / "beir" / "report.json").read_text())
     systems = {row["system"] for row in (rows["rows"] if isinstance(rows, dict) else rows)}
     assert {"bm25", "splade-tiny", "splade-tiny-long_docs=first"} <= systems
 
 
-def test_readme_sharded_index_commands_run_as_written(tmp_path, small_scifact, splade_tiny):
-    run_block("sharded", small_scifact, splade_tiny, tmp_path / "runs")
+def test_encoders_page_idf_command_runs_as_written(tmp_path, small_scifact, splade_tiny):
+    run_block(block("idf", ROOT / "docs" / "encoders.md"), small_scifact, splade_tiny, tmp_path / "runs")
+    assert json.loads((tmp_path / "runs" / "tour" / "idf.json").read_text())
+
+
+def test_scale_out_page_sharded_index_commands_run_as_written(tmp_path, small_scifact, splade_tiny):
+    run_block(block("sharded", ROOT / "docs" / "scale-out.md"), small_scifact, splade_tiny, tmp_path / "runs")
     run = (tmp_path / "runs" / "tour" / "sharded.trec").read_text().splitlines()
     assert len({line.split()[0] for line in run}) == 10 and len(run) > 10 * 10  # each query, many documents
 
@@ -89,4 +98,3 @@ def test_readme_python_snippet_runs_as_written(tmp_path, small_scifact, splade_t
     assert 0 < eval(printed[1])["nDCG@10"] <= 1  # noqa: S307
     hits = eval(printed[2])  # noqa: S307
     assert len(hits) == 5 and all(0 < score < 1000 for _, score in hits)
-
