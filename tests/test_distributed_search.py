@@ -23,7 +23,7 @@ from lsr.data import Query, read_queries
 from lsr.indexing.layout import SHARDED_INFO_FILE, ShardedIndexInfo, is_sharded_index
 from lsr.distributed.search import RayShardedSearcher
 from lsr.search.sharded import ShardedSearcher
-from lsr.indexing.sharded import build_sharded_index_from_corpus, shard_index
+from lsr.indexing.sharded import shard_index
 from lsr.search.merge import MAX_MERGED_K, run_scores
 from lsr.indexing.sharded import plan_groups
 from lsr.lucene import jvm
@@ -287,10 +287,11 @@ def test_lsr_serve_answers_from_a_sharded_index_as_from_one_index(tmp_path, cli_
 def ray_sharded(cluster, tmp_path_factory, corpus, splade_tiny) -> Path:
     """The corpus encoded by two Ray actors, its shard indexes written by Ray tasks."""
     out = tmp_path_factory.mktemp("ray-sharded") / "index"
-    build_sharded_index_from_corpus(str(corpus), out, splade_tiny, num_shards=NUM_SHARDS,
-                                    load=functools.partial(load_encoder, splade_tiny, **SETTINGS),
-                                    part_size=PART_SIZE, use_ray=True, workers=2, cpus_per_shard=0.5,
-                                    progress=False)
+    from lsr.distributed.shards import build_sharded_index_on_ray
+
+    build_sharded_index_on_ray(str(corpus), out, splade_tiny, num_shards=NUM_SHARDS,
+                               load=functools.partial(load_encoder, splade_tiny, **SETTINGS),
+                               part_size=PART_SIZE, workers=2, cpus_per_shard=0.5, progress=False)
     return out
 
 

@@ -76,11 +76,11 @@ def test_repeats_count_once_and_special_tokens_never_appear(encoder, table):
 def test_blank_and_truncated_queries(encoder, table):
     vectors = encoder.encode_queries(["", "heart disease", "  "], ids=["a", "b", "c"])
     assert vectors.ids == ["a", "b", "c"] and list(vectors.nnz_per_row()) == [0, 2, 0]
-    encoder.doc_encoder.config.query_max_length = 2
+    encoder.config = encoder.config.replace(query_max_length=2)
     try:
         weights = encoder.encode_queries(["heart disease causes"]).to_dicts(encoder.vocab)[0]
     finally:
-        encoder.doc_encoder.config.query_max_length = 64
+        encoder.config = encoder.config.replace(query_max_length=64)
     assert set(weights) == {"heart", "disease"}
 
 

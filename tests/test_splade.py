@@ -63,11 +63,11 @@ def test_unknown_pooling_or_activation_is_refused(splade_tiny):
 def test_batching_and_length_sorting_do_not_change_vectors(encoder):
     texts = [f"document {i} about " + "protein folding " * (i % 7) for i in range(11)]
     one_batch = encoder.encode_docs(texts)
-    encoder.config.batch_size = 3
+    encoder.config = encoder.config.replace(batch_size=3)
     try:
         small_batches = encoder.encode_docs(texts)
     finally:
-        encoder.config.batch_size = 32
+        encoder.config = encoder.config.replace(batch_size=32)
     assert np.array_equal(one_batch.indptr, small_batches.indptr)
     assert np.array_equal(one_batch.indices, small_batches.indices)
     assert np.allclose(one_batch.values, small_batches.values, atol=1e-5)
@@ -81,14 +81,14 @@ def test_blank_texts_give_empty_vectors(encoder):
 
 def test_long_documents_are_windowed_or_truncated(encoder):
     long_text = "heart " * 50 + "zebra"
-    encoder.config.doc_max_length = 16
+    encoder.config = encoder.config.replace(doc_max_length=16)
     try:
         windowed = encoder.encode_docs([long_text])
         assert "zebra" in top_terms(encoder, windowed, 0, 200)
-        encoder.config.long_docs = "first"
+        encoder.config = encoder.config.replace(long_docs="first")
         assert "zebra" not in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
     finally:
-        encoder.config.doc_max_length, encoder.config.long_docs = 256, "windows"
+        encoder.config = encoder.config.replace(doc_max_length=256, long_docs="windows")
     assert "zebra" not in top_terms(encoder, encoder.encode_queries(["heart " * 70 + "zebra"]), 0, 200)
 
 
@@ -99,13 +99,13 @@ def test_windows_overlap_and_are_max_pooled(encoder):
     windows = split_windows(ids, 14, 4)
     assert all(a[-4:] == b[:4] for a, b in zip(windows, windows[1:])) and windows[-1][-1] == ids[-1]
     texts = [encoder.tokenizer.decode(w) for w in windows]
-    encoder.config.doc_max_length, encoder.config.window_overlap = 16, 4
+    encoder.config = encoder.config.replace(doc_max_length=16, window_overlap=4)
     try:
         pooled = encoder.encode_docs([encoder.tokenizer.decode(ids)]).to_dense_torch()[0]
-        encoder.config.long_docs = "first"
+        encoder.config = encoder.config.replace(long_docs="first")
         separately = encoder.encode_docs(texts).to_dense_torch()
     finally:
-        encoder.config.doc_max_length, encoder.config.long_docs, encoder.config.window_overlap = 256, "windows", 64
+        encoder.config = encoder.config.replace(doc_max_length=256, long_docs="windows", window_overlap=64)
     assert torch.allclose(pooled, separately.max(dim=0).values, atol=1e-5)
 
 
@@ -248,9 +248,9 @@ def test_overlapped_encoding_gives_the_same_vectors(encoder, monkeypatch):
     plain = encoder.encode_docs(texts)
     real = splade.encode_in_length_order
     monkeypatch.setattr(splade, "encode_in_length_order", lambda *a, **k: real(*a, **{**k, "overlap": True}))
-    encoder.config.batch_size = 3
+    encoder.config = encoder.config.replace(batch_size=3)
     try:
         ahead = encoder.encode_docs(texts)
     finally:
-        encoder.config.batch_size = 32
+        encoder.config = encoder.config.replace(batch_size=32)
     assert np.array_equal(plain.indices, ahead.indices) and np.allclose(plain.values, ahead.values, atol=1e-5)

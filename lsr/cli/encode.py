@@ -52,6 +52,7 @@ def encode(texts: tuple[str, ...], model: str, is_query: bool, top: int, as_json
 
     encoder = load_encoder_spec(model, batch_size=batch_size)
     if source is not None:
+        assert output is not None  # _check_output refused a missing -o
         count = _encode_file(encoder, source, Path(output), is_query)
         click.echo(f"encoded {count} {'queries' if is_query else 'documents'} into {output}")
         return

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from lsr.models import Encoder
     from lsr.pruning import Pruning
 
+
 @click.command()
 @click.argument("corpus")
 @output_options("Index folder", file_okay=False)
@@ -24,13 +25,16 @@ if TYPE_CHECKING:
                    "(e.g. precision=bfloat16).")
 @click.option("--bm25", is_flag=True, help="Build a BM25 index instead (no model).")
 @click.option("--scale", default=100.0, help="Impact = round(weight * scale).")
-@click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING, help="Encoding batch size.")
+@click.option("--batch-size", type=click.IntRange(min=1), show_default=MODEL_SETTING,
+              help="Encoding batch size (alias of MODEL:batch_size=N).")
 @click.option("--doc-max-length", type=click.IntRange(min=1), show_default=MODEL_SETTING,
-              help="Tokens per document window for the encoder.")
+              help="Tokens per document window (alias of MODEL:doc_max_length=N).")
 @click.option("--long-docs", type=click.Choice(["windows", "first"]), show_default=MODEL_SETTING,
-              help="Longer documents: max-pool overlapping windows, or keep the first window (SPLADE encoders).")
-@click.option("--shard-size", type=click.IntRange(min=1), show_default="1024; with --shards, corpus / N up to 1024",
-              help="Documents per Parquet file of vectors (the resume unit).")
+              help="Longer documents: max-pool overlapping windows, or keep the first window (alias of "
+                   "MODEL:long_docs=...; SPLADE encoders).")
+@click.option("--part-size", "--shard-size", "part_size", type=click.IntRange(min=1),
+              show_default="1024; with --shards, corpus / N up to 1024",
+              help="Documents per vector part, a Parquet file (the resume unit); --shard-size is its old name.")
 @click.option("--doc-top-k", type=int, show_default="no pruning", help="Keep each document's k largest weights.")
 @click.option("--doc-threshold", type=float, show_default="no pruning", help="Keep document weights above this.")
 @click.option("--query-top-k", type=int, show_default="no pruning",
@@ -88,6 +92,8 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
     else:
         from lsr.models.registry import load_encoder_spec, parse_model_spec
 
+        assert model is not None  # exactly one of --model and --bm25
+
         # A picklable maker of the encoder (Ray actors call it), MODEL's own settings overridden by options.
         load = functools.partial(load_encoder_spec, model, batch_size=batch_size, doc_max_length=doc_max_length,
                                  long_docs=long_docs)
@@ -113,17 +119,21 @@ def _index_sharded(corpus: str, out: str, model: str, load: Callable[[], Encoder
                    pruning: Pruning, part_size: int | None, shards: int, ray_address: str | None, workers: int,
                    gpus_per_worker: float, threads: int, overwrite: bool) -> None:
     """`lsr index --shards/--ray`: a sharded impact index, built here or on the Ray cluster."""
-    from lsr.indexing.sharded import build_sharded_index_from_corpus
+    if ray_address is None:
+        from lsr.indexing.sharded import build_sharded_index_from_corpus
 
-    if ray_address is not None:
-        from lsr.distributed.encode import import_ray
+        manifest = build_sharded_index_from_corpus(corpus, out, model, num_shards=shards, load=load, scale=scale,
+                                                   pruning=pruning, part_size=part_size, threads=threads,
+                                                   overwrite=overwrite, progress=show_progress())
+    else:
+        from lsr.distributed.session import import_ray
+        from lsr.distributed.shards import build_sharded_index_on_ray
 
         import_ray()  # missing now, with the extra to install, not after loading anything
-    manifest = build_sharded_index_from_corpus(
-        corpus, out, model, num_shards=shards, load=load, scale=scale, pruning=pruning, part_size=part_size,
-        use_ray=ray_address is not None, address=ray_address, workers=workers, cpus_per_worker=threads,
-        gpus_per_worker=gpus_per_worker, cpus_per_shard=threads, threads=threads, overwrite=overwrite,
-        progress=show_progress())
+        manifest = build_sharded_index_on_ray(
+            corpus, out, model, num_shards=shards, load=load, scale=scale, pruning=pruning, part_size=part_size,
+            address=ray_address, workers=workers, cpus_per_worker=threads, gpus_per_worker=gpus_per_worker,
+            cpus_per_shard=threads, overwrite=overwrite, progress=show_progress())
     info = manifest.index
     click.echo(f"indexed {info.num_docs} documents into {out} (impact, {len(manifest.shards)} shards)")
     click.echo(f"average postings per document: {info.avg_postings_per_doc:.1f}")

@@ -40,7 +40,7 @@ def describe(index_dir: str | Path) -> list[tuple[str, str, Any]]:
         location = meta.model_location(folder)
         facts += [("model", "model", meta.model),
                   ("model_location", "model resolves to",
-                   str(Path(location).resolve()) if Path(location).is_dir() else location),
+                   str(Path(location).resolve()) if location and Path(location).is_dir() else location),
                   ("encoder_kind", "encoder", meta.encoder_kind),
                   ("encoder_settings", "encoder settings", meta.encoder_settings),
                   ("vocab_fingerprint", "vocabulary", meta.vocab_fingerprint),

@@ -31,7 +31,7 @@ def output_path(positional: str | None, option: str | None, what: str) -> str:
         raise LsrError(f"two outputs given ({positional} and -o {option}): name the {what} once, with -o")
     if not (positional or option):
         raise LsrError(f"name the {what} to write with -o/--out")
-    return option or positional
+    return option or positional or ""
 
 
 def output_options(what: str, **path: bool):
@@ -64,10 +64,9 @@ def search_backend(backend: str, query_cut: int | None, heap_factor: float | Non
                    ray_address: str | None = None) -> SearchBackend:
     """The backend the options name; LsrError for Seismic's options without `--backend seismic`, or --ray
     with it."""
-    given = {name: value for name, value in (("query_cut", query_cut), ("heap_factor", heap_factor))
-             if value is not None}
-    if given and backend != "seismic":
+    if (query_cut is not None or heap_factor is not None) and backend != "seismic":
         raise LsrError("--query-cut and --heap-factor go with --backend seismic")
     if ray_address is not None and backend != "lucene":
         raise LsrError("--ray searches sharded indexes with Lucene: not with --backend seismic")
-    return SearchBackend(backend, **given, ray=ray_address)
+    return SearchBackend(backend, DEFAULT_QUERY_CUT if query_cut is None else query_cut,
+                         DEFAULT_HEAP_FACTOR if heap_factor is None else heap_factor, ray=ray_address)

@@ -75,11 +75,14 @@ def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads
         from lsr.models.registry import load_encoder_spec
 
         encoder = load_encoder_spec(model, batch_size=batch_size)
-    from lsr.distributed.search import open_searcher  # Ray's only with --ray: the backend's ray address
+    if backend.ray is None:
+        from lsr.search.open import open_searcher
+    else:  # a sharded index searched by actors on the Ray cluster
+        from lsr.distributed.search import open_searcher
 
     searcher = open_searcher(index_dir, backend, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
-        searcher.encoder.config.batch_size = batch_size
+        searcher.encoder.config = searcher.encoder.config.replace(batch_size=batch_size)
     return searcher
 
 

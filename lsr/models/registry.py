@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from lsr.errors import LsrError
+from lsr.keyvalue import parse_pair, split_pairs
 from lsr.models.base import Encoder, EncoderConfig
 from lsr.models.hub import local_folder
-from lsr.models.settings import DecoderSettings, InferenceFreeSettings, SpladeSettings
+from lsr.models.settings import DecoderSettings, InferenceFreeSettings, Settings, SpladeSettings
 
 Loader = Callable[[Path, dict[str, Any], "str | None"], Encoder]
 
@@ -65,7 +66,7 @@ def load_encoder(model: str | Path, *, device: str | None = None, **overrides: A
     return ENCODER_KINDS[config.kind](folder, settings, device)
 
 
-SETTINGS = {"splade": SpladeSettings, "inference-free": InferenceFreeSettings, "decoder-splade": DecoderSettings}
+SETTINGS: dict[str, type[Settings]] = {"splade": SpladeSettings, "inference-free": InferenceFreeSettings, "decoder-splade": DecoderSettings}
 
 
 def check_settings(model: str | Path, settings: dict[str, Any]) -> None:
@@ -105,26 +106,16 @@ def load_encoder_spec(spec: str, device: str | None = None, **overrides: Any) ->
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """`MODEL` or `MODEL:key=value,key=value` (encoder settings) as (model, settings).
-
-    Values read as int or float where they parse so, else as text: `splade:long_docs=first,doc_max_length=256`.
-    """
+    """`MODEL` or `MODEL:key=value,key=value` (encoder settings) as (model, settings); values are TOML
+    (`lsr.keyvalue`): `splade-tiny:long_docs=first,doc_max_length=256,echo=false`."""
     match = re.fullmatch(r"(.+?):([A-Za-z_]\w*=.*)", spec)
     if match is None:
         return spec, {}
     model, settings = match.group(1), {}
-    for pair in match.group(2).split(","):
-        key, equals, value = pair.partition("=")
-        if not equals or not key.strip():
-            raise LsrError(f"{spec}: expected MODEL:key=value,key=value, got {pair!r}")
-        settings[key.strip()] = _number_or_text(value.strip())
-    return model, settings
-
-
-def _number_or_text(value: str) -> int | float | str:
-    for kind in (int, float):
+    for pair in split_pairs(match.group(2)):
         try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+            key, value = parse_pair(pair)
+        except LsrError:
+            raise LsrError(f"{spec}: expected MODEL:key=value,key=value, got {pair!r}") from None
+        settings[key] = value
+    return model, settings

@@ -7,11 +7,13 @@ decoder-splade encoder; its settings: ...`), never passed on as a stray keyword.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from lsr.errors import LsrError
+from lsr.keyvalue import check_type
 from lsr.models.pooling import ACTIVATIONS, POOLINGS
 
 LONG_DOC_MODES = ("windows", "first")
@@ -22,7 +24,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 S = TypeVar("S", bound="Settings")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     """Base of the per-kind settings; `kind` names the encoder in messages."""
 
@@ -43,24 +45,33 @@ class Settings:
 
     @classmethod
     def parse(cls: type[S], values: Mapping[str, Any], where: str = "") -> S:
-        """Settings from a mapping (None values mean "default"); `LsrError` for an unknown name."""
+        """Settings from a mapping (None values mean "default"); `LsrError` naming the setting for an
+        unknown name, a value of the wrong type or one outside the setting's choices."""
         known = [f.name for f in fields(cls)]
-        for name in values:
+        hints = typing.get_type_hints(cls)
+        place = f"{where}: " if where else ""
+        checked = {}
+        for name, value in values.items():
             if name not in known:
-                place = f"{where}: " if where else ""
                 raise LsrError(f"{place}unknown setting {name!r} for a {cls.kind} encoder; "
                                f"its settings: {', '.join(known)}")
-        return cls(**{k: v for k, v in values.items() if v is not None})
+            if value is not None:
+                try:
+                    checked[name] = check_type(value, hints[name], name)
+                except LsrError as e:
+                    raise LsrError(f"{place}{e}") from None
+        return cls(**checked)
 
     def replace(self: S, **changes: Any) -> S:
-        """A copy with `changes` (validated like `parse`)."""
-        return type(self).parse({**self.to_dict(), **changes})
+        """A copy with `changes` (validated like `parse`; None keeps a setting); the settings themselves
+        are never changed in place."""
+        return type(self).parse({**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpladeSettings(Settings):
     """Masked-LM SPLADE: lengths in tokens, long-document handling, pooling and activation."""
 
@@ -86,7 +97,7 @@ class SpladeSettings(Settings):
                 "precision": PRECISIONS}
 
 
-@dataclass
+@dataclass(frozen=True)
 class InferenceFreeSettings(SpladeSettings):
     """The document encoder's SPLADE settings, plus the query weight table's file and default weight."""
 
@@ -95,7 +106,7 @@ class InferenceFreeSettings(SpladeSettings):
     default_weight: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecoderSettings(Settings):
     """Decoder-LLM SPLADE: echo templates, lengths, precision, LoRA adapters, GGUF source."""
 

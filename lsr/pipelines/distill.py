@@ -166,12 +166,12 @@ class Distillation:
         student = self.student()
         trainer = Trainer(student, self.config.train, sampler, self.texts("train"), folder,
                           evaluate=self._reranker(eval_pool), progress=self.progress)
-        inference_length = student.config.doc_max_length
-        student.config.doc_max_length = self.config.train.doc_max_length or inference_length
+        inference = student.config
+        student.config = inference.replace(doc_max_length=self.config.train.doc_max_length)  # None: the same
         try:
             trainer.train()
         finally:
-            student.config.doc_max_length = inference_length
+            student.config = inference
         if hasattr(student, "adopt_trained_query_weights") and self.config.model.trainable_idf:
             student.adopt_trained_query_weights()
         with atomic_path(model_dir, is_dir=True) as tmp:

@@ -1,4 +1,5 @@
-"""The training config: typed sections read from a TOML or YAML file, with `key=value` overrides.
+"""The training config: typed sections read from a TOML or YAML file, with `key=value` overrides
+(`lsr.keyvalue`: TOML values).
 
     lsr train examples/splade-distill.toml train.max_steps=200 out=runs/try
 
@@ -9,16 +10,16 @@ Every key is checked: an unknown section or key, or a value of the wrong type, i
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lsr.errors import LsrError
+from lsr.keyvalue import check_type, parse_pair
 
 LOSSES = ("kl", "margin_mse", "infonce")
 REGULARIZERS = ("flops", "l1")
@@ -156,7 +157,7 @@ PATH_KEYS = {("model", "init"), ("model", "idf"), ("data", "train"), ("data", "c
              ("data", "tuples"), ("data", "teacher_scores"), ("out",)}
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a TOML (.toml) or YAML (.yaml/.yml) config and apply `section.key=value` overrides."""
     path = Path(path)
     try:
@@ -178,10 +179,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
         raise LsrError(f"{path}: the config must be a table of sections")
     _resolve_paths(raw, path.parent)
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise LsrError(f"override {item!r}: expected section.key=value")
-        _set(raw, key.strip().split("."), _parse_value(value))
+        key, value = parse_pair(item, "section.key=value")
+        _set(raw, key.split("."), value)
     config = _build(TrainConfig, raw, "")
     config.check()
     return config
@@ -190,7 +189,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Make the config's local paths relative to its own folder (hub ids and irds: ids stay)."""
     for keys in PATH_KEYS:
-        table = raw
+        table: Any = raw
         for key in keys[:-1]:
             table = table.get(key) if isinstance(table, dict) else None
         if isinstance(table, dict) and isinstance(table.get(keys[-1]), str):
@@ -217,14 +216,6 @@ def _resolve_spec(spec: str, base: Path) -> str:
     return f"{kind}:{_resolve(target, base)}" if sep else spec
 
 
-def _parse_value(text: str) -> Any:
-    """A TOML value (`3`, `1e-4`, `true`, `"x"`, `[1, 2]`), else the bare text as a string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def _set(raw: dict[str, Any], keys: list[str], value: Any) -> None:
     table = raw
     for key in keys[:-1]:
@@ -243,26 +234,10 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
         if key not in known:
             raise LsrError(f"unknown config key {name!r} (known here: {', '.join(sorted(known))})")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise LsrError(f"config key {name!r} is a section, not {value!r}")
             values[key] = _build(hint, value, f"{name}.")
         else:
-            values[key] = _check_type(value, hint, name)
+            values[key] = check_type(value, hint, name, what="config key")
     return cls(**values)
-
-
-def _check_type(value: Any, hint: Any, name: str) -> Any:
-    """`value` if it fits `hint` (ints pass for floats); `LsrError` naming the key otherwise."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    for option in options:
-        base = typing.get_origin(option) or option
-        if option is type(None) and value is None:
-            return value
-        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if base is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if base in (str, bool, list, dict) and isinstance(value, base):
-            return value
-    raise LsrError(f"config key {name!r}: {json.dumps(value)} is not a {hint}".replace("typing.", ""))
