@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ import torch
 from lsr.errors import LsrError
 from lsr.models.dense import run_tokenized, tokenizer_limit
 from lsr.models.device import autocast, pick_device
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 class CrossEncoder:
@@ -30,7 +34,9 @@ class CrossEncoder:
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, max_length: int = 512, batch_size: int = 32,
                  device: str | None = None):
-        num_labels = int(model.config.num_labels)
+        labels = cast("PreTrainedModel", model).config.num_labels  # a Hugging Face model
+        assert labels is not None  # a classification model's config always has its labels
+        num_labels = int(labels)
         if num_labels not in (1, 2):
             raise LsrError(f"a cross-encoder has 1 or 2 labels; this model has {num_labels}")
         if max_length < 4 or batch_size < 1:

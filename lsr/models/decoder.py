@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -25,6 +25,10 @@ from lsr.models.pooling import SpladePooling, defer_head
 from lsr.models.settings import DecoderSettings
 from lsr.models.splade import encode_in_length_order, pinned
 from lsr.sparse import SparseVectors
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel
 
 TEXT_SLOT = "{text}"
 ECHO_TEMPLATES = {"query": "Rewrite the query:\n{text}\nRewritten query:\n{text}",
@@ -63,6 +67,7 @@ class DecoderSpladeEncoder(Encoder):
     """
 
     kind = "decoder-splade"
+    config: DecoderSettings
 
     def __init__(self, model: torch.nn.Module, tokenizer, config: DecoderSettings | None = None, *,
                  device: str | None = None):
@@ -75,13 +80,14 @@ class DecoderSpladeEncoder(Encoder):
         self.tokenizer = tokenizer
         self.pooling = SpladePooling(config.pooling, config.activation, config.logit_threshold)
         self.head = defer_head(self.model)  # None: the model returns logits
+        query_template, doc_template = self.config.query_template, self.config.doc_template
+        assert query_template is not None and doc_template is not None  # the defaults filled them in above
         self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, config.echo)]
-                        for is_query, template in [(True, self.config.query_template),
-                                                   (False, self.config.doc_template)]}
+                        for is_query, template in [(True, query_template), (False, doc_template)]}
         bos = tokenizer.bos_token_id
         self._bos = [bos] if bos is not None and tokenizer("x")["input_ids"][:1] == [bos] else []
         self._pad_id = next((i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
-        size = self.model.get_output_embeddings().weight.shape[0]
+        size = cast("PreTrainedModel", self.model).get_output_embeddings().weight.shape[0]  # a Hugging Face model
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = lucene_vocab(tokens, size)
         special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special} | set(tokenizer.all_special_ids)
@@ -158,12 +164,13 @@ class DecoderSpladeEncoder(Encoder):
         """Write safetensors weights, the tokenizer and `lsr.json`; LoRA adapters go to `adapter/` unmerged."""
         folder = Path(folder)
         if self.lora:
-            base = self.model.get_base_model()
+            adapted = cast("PeftModel", self.model)  # models with adapters are peft's (`with_lora`, `_load_lora`)
+            base = cast("PreTrainedModel", adapted.get_base_model())
             weights = {k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if "lora_" not in k}
             base.save_pretrained(folder, state_dict=weights)
-            self.model.save_pretrained(folder / ADAPTER_DIR)
+            adapted.save_pretrained(str(folder / ADAPTER_DIR))
         else:
-            self.model.save_pretrained(folder)
+            cast("PreTrainedModel", self.model).save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         EncoderConfig(self.kind, {**self.settings, "gguf_file": None}).save(folder)
 

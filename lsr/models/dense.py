@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from tqdm.auto import tqdm
 
 from lsr.errors import LsrError
 from lsr.models.device import autocast, pick_device
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 POOLINGS = ("mean", "cls", "max")
 _POOLING_KEYS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
@@ -60,7 +63,7 @@ class DenseEncoder:
         self.lowercase = bool(lowercase)
         self.batch_size = int(batch_size)
         self.name = name
-        self._dim = int(model.config.hidden_size)
+        self._dim = int(cast("PreTrainedModel", model).config.hidden_size)  # a Hugging Face model
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, max_length: int | None = None, batch_size: int = 32,

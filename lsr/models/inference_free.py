@@ -36,18 +36,29 @@ class InferenceFreeEncoder(Encoder):
 
     kind = "inference-free"
 
+    @property  # type: ignore[override]
+    def config(self) -> InferenceFreeSettings:
+        """The settings, held by the document encoder (whose SPLADE fields they drive)."""
+        return self.doc_encoder.config  # type: ignore[return-value]
+
+    @config.setter
+    def config(self, settings: InferenceFreeSettings) -> None:
+        self.doc_encoder.config = settings
+
     def __init__(self, doc_encoder: SpladeEncoder, table: Mapping[str, float], *, default_weight: float = 0.0,
                  weights_file: str = "idf.json"):
         splade = {f.name: getattr(doc_encoder.config, f.name) for f in fields(SpladeSettings)}
-        self.config = InferenceFreeSettings(**splade, weights_file=weights_file, default_weight=float(default_weight))
         self.doc_encoder = doc_encoder
+        # One settings object: its SPLADE fields drive the document encoder (see `config`).
+        doc_encoder.config = InferenceFreeSettings(**splade, weights_file=weights_file,
+                                                   default_weight=float(default_weight))
         self.table = dict(table)
         self.query_weights = self._weight_vector()
         self._query_weight_list = self.query_weights.tolist()
         self._quantized_tables: dict[float, list[int]] = {}
-        doc_encoder.config = self.config  # one settings object: its SPLADE fields drive the document encoder
-        self._network = torch.nn.ModuleDict({"doc": doc_encoder.model, "query": QueryWeights(self.query_weights)})
-        self._network.query.to(doc_encoder.device)
+        self._query = QueryWeights(self.query_weights)  # `network.query`, typed
+        self._network = torch.nn.ModuleDict({"doc": doc_encoder.model, "query": self._query})
+        self._query.to(doc_encoder.device)
         backend = doc_encoder.tokenizer.backend_tokenizer
         self.token_cache = ChunkTokenCache(backend) if splits_at_spaces(backend) else None
 
@@ -90,11 +101,11 @@ class InferenceFreeEncoder(Encoder):
     def forward(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
         if not is_query:
             return self.doc_encoder.forward(texts, is_query=False)
-        return self._network.query(self.query_token_ids(texts))
+        return self._query(self.query_token_ids(texts))
 
     def adopt_trained_query_weights(self) -> None:
         """Make the (trained) `network.query.weight` the query weight table used and saved from now on."""
-        weights = np.maximum(self._network.query.weight.detach().float().cpu().numpy(), 0.0)
+        weights = np.maximum(self._query.weight.detach().float().cpu().numpy(), 0.0)
         self.table = {token: float(w) for token, w in zip(self.vocab, weights.tolist()) if w != self.default_weight}
         self.query_weights = self._weight_vector()
         self._query_weight_list = self.query_weights.tolist()

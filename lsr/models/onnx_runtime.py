@@ -20,12 +20,16 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from lsr.errors import LsrError
 from lsr.models.pooling import SpladePooling, mask_spans
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 OPSET = 17
 
@@ -94,7 +98,8 @@ def _export(graph: SpladeGraph, path: Path) -> None:
     # Two rows of different lengths: the traced graph keeps the attention mask (a batch without
     # padding could let the model's masking code drop it).
     ids = torch.tensor([[2, 5, 6, 3], [2, 5, 3, 0]])
-    ids = ids.clamp(max=graph.model.get_input_embeddings().weight.shape[0] - 1)
+    embeddings = cast("PreTrainedModel", graph.model).get_input_embeddings()  # a Hugging Face model's
+    ids = ids.clamp(max=cast(torch.Tensor, embeddings.weight).shape[0] - 1)  # torch types it `Tensor | Module`
     mask = (torch.arange(4) < torch.tensor([[4], [3]])).long()
     axes = {0: "rows", 1: "length"}
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():

@@ -13,10 +13,14 @@ logits for padding, and a backward pass that touches only each term's winning po
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 POOLINGS = ("max", "sum")
 # What is applied to the logits before the final log1p: relu (SPLADE) or log1p∘relu (OpenSearch v3).
@@ -88,7 +92,9 @@ def head_max(hidden: torch.Tensor, head: nn.Linear, spans: Sequence[Span]) -> to
     Under autocast, the head's weights are cast to its dtype once per batch (differentiably), not once
     per row as autocast would inside the loop."""
     bounds = torch.tensor(spans, dtype=torch.long).view(-1, 2)
-    weight, bias, device = head.weight, head.bias, hidden.device.type
+    weight: torch.Tensor = head.weight
+    bias: torch.Tensor | None = head.bias
+    device = hidden.device.type
     if torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
         hidden, weight = hidden.to(dtype), weight.to(dtype)
@@ -152,7 +158,7 @@ def defer_head(model: nn.Module) -> nn.Linear | None:
     model that scales or caps its logits keeps them); None, with the model unchanged, otherwise.
     The head keeps its weights (and their tying): only its `forward`, an instance attribute, changes.
     """
-    head = model.get_output_embeddings()
+    head = cast("PreTrainedModel", model).get_output_embeddings()  # a Hugging Face model
     if type(head) is not nn.Linear:
         return None
     if head.__dict__.get("forward") is _pass_through:  # another encoder over the same model did it
@@ -161,7 +167,7 @@ def defer_head(model: nn.Module) -> nn.Linear | None:
     tolerance = 1e-4 if head.weight.dtype == torch.float32 else 2e-2
     with torch.inference_mode():
         logits = model(input_ids=probe).logits
-        head.forward = _pass_through
+        head.__dict__["forward"] = _pass_through  # an instance attribute, as `del head.forward` below expects
         hidden = model(input_ids=probe).logits
         projected = F.linear(hidden, head.weight, head.bias) if hidden.shape[-1] == head.weight.shape[1] else None
         same = projected is not None and projected.shape == logits.shape and torch.allclose(

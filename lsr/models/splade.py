@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ from lsr.models.settings import SpladeSettings
 from lsr.sparse import SparseVectors
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
     from lsr.models.onnx_runtime import OnnxSplade
 
 
@@ -37,12 +39,14 @@ class SpladeEncoder(Encoder):
     """
 
     kind = "splade"
+    config: SpladeSettings
 
     def __init__(self, model: torch.nn.Module, tokenizer, config: SpladeSettings | None = None, *,
                  device: str | None = None):
         self.config = config or SpladeSettings()
         self.device = pick_device(device or ("cpu" if self.config.runtime != "torch" else None))
-        self.model = model.to(self.device).eval()
+        # A Hugging Face masked LM (torch types a plain module's attributes as `Tensor | Module`).
+        self.model = cast("PreTrainedModel", model.to(self.device).eval())
         self.tokenizer = tokenizer
         self.pooling = SpladePooling(self.config.pooling, self.config.activation)
         self.head = defer_head(self.model)  # None: the model returns logits
@@ -155,11 +159,12 @@ def encode_in_length_order(lengths: Sequence[int], batch_size: int, prepare: Cal
     batches = [order[start:start + batch_size] for start in range(0, len(lengths), batch_size)]
     parts = []
     with ThreadPoolExecutor(1, thread_name_prefix="lsr-batches") if overlap else contextlib.nullcontext() as pool:
-        ahead = pool.submit(prepare, batches[0]) if overlap and batches else None
+        ahead = pool.submit(prepare, batches[0]) if pool is not None and batches else None
         for number, rows in enumerate(tqdm(batches, desc="encode", unit="batch", disable=not progress, leave=False)):
             if ahead is None:
                 batch = prepare(rows)
             else:
+                assert pool is not None  # a batch is prepared ahead only with the thread pool
                 batch = ahead.result()
                 ahead = pool.submit(prepare, batches[number + 1]) if number + 1 < len(batches) else None
             parts.append(SparseVectors.from_dense(pooled(batch), [str(row) for row in rows]))
