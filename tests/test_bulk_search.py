@@ -8,9 +8,12 @@ of matching documents, and queries that match nothing.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
+import os
 import random
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,10 +24,10 @@ import pytest
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.lucene import bulk, jvm
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.search.lucene import LuceneSearcher
+from lsr.lucene import bulk, jvm
 from lsr.models import load_encoder
+from lsr.search.lucene import LuceneSearcher
 from lsr.sparse import SparseVectors
 from tests.conftest import write_beir
 
@@ -159,41 +162,104 @@ def test_batches_larger_than_one_java_call_are_split(bm25_index, queries, monkey
     assert searcher.search(queries, 5) == whole
 
 
-def test_without_the_helper_the_search_goes_through_anserini(bm25_index, queries, monkeypatch, caplog):
-    expected = LuceneSearcher(bm25_index).search(queries, 20)
-    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: None)
+def missing_jar_message(jar) -> str:
+    return f"{jar} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+
+
+def test_without_the_jar_search_is_a_one_line_error(bm25_index, queries, monkeypatch, tmp_path):
+    """No silent fallback to Anserini's searchers: the error says how to build the jar."""
+    missing = tmp_path / "lsr-lucene.jar"
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
     searcher = LuceneSearcher(bm25_index)
-    with caplog.at_level(logging.WARNING):
-        assert searcher.search(queries, 20) == expected
-    assert searcher._bulk is False and "own searchers instead" in caplog.text
+    for search in (lambda: searcher.search(queries, 20), lambda: searcher.search_one("zebra", 5)):
+        with pytest.raises(LsrError) as caught:
+            search()
+        assert str(caught.value) == missing_jar_message(missing)
+    assert searcher._bulk is None and searcher._simple is None
 
 
-def test_without_the_jar_a_fresh_process_searches_through_anserini(bm25_index, queries, tmp_path):
-    """The jar missing when the JVM starts: the class is not found, and the search falls back with a warning."""
+@pytest.mark.parametrize("kind", ["bm25", "impact"])
+def test_without_the_jar_a_fresh_process_fails_to_search_with_a_one_line_error(kind, bm25_index, impact_index,
+                                                                                 queries, tmp_path):
+    """The jar missing when the JVM starts (not on its class path): `search` and `search_one` are the LsrError."""
     code = ("import json, sys\nfrom pathlib import Path\nimport lsr.lucene.jvm as jvm\n"
-            "jvm.HELPER_JAR = Path(sys.argv[2])\nfrom lsr.data import Query\n"
+            "jvm.HELPER_JAR = Path(sys.argv[2])\nfrom lsr.data import Query\nfrom lsr.errors import LsrError\n"
             "from lsr.search.lucene import LuceneSearcher\nsearcher = LuceneSearcher(sys.argv[1])\n"
-            "run = searcher.search([Query(i, t) for i, t in json.loads(sys.argv[3])], 20)\n"
-            "print(json.dumps([searcher._bulk, run]))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(bm25_index), str(tmp_path / "no.jar"),
+            "for search in (lambda: searcher.search([Query(i, t) for i, t in json.loads(sys.argv[3])], 20),\n"
+            "               lambda: searcher.search_one('zebra stripes', 5)):\n"
+            "    try:\n        search()\n    except LsrError as e:\n        print(json.dumps(str(e)))\n"
+            "    else:\n        print('searched')\n")
+    index = bm25_index if kind == "bm25" else impact_index
+    out = subprocess.run([sys.executable, "-c", code, str(index), str(tmp_path / "no.jar"),
                           json.dumps([[q.id, q.text] for q in queries])], capture_output=True, text=True, check=True)
-    bulk_state, run = json.loads(out.stdout.strip().splitlines()[-1])
-    assert bulk_state is False and "no.jar is missing" in out.stderr
-    expected = LuceneSearcher(bm25_index).search(queries, 20)
-    assert run == {query_id: [list(hit) for hit in hits] for query_id, hits in expected.items()}
+    assert [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]] == \
+        [missing_jar_message(tmp_path / "no.jar")] * 2
 
 
-def test_a_helper_that_does_not_link_falls_back_to_anserini(bm25_index, queries, monkeypatch, caplog):
-    expected = LuceneSearcher(bm25_index).search(queries, 20)
+class _NotLinking:
+    """Stands in for the Java BulkSearcher object: every search throws Java's NoSuchMethodError."""
 
-    def no_such_method(*args):
-        raise bulk.HelperUnavailable("java.lang.NoSuchMethodError: org.apache.lucene.search.IndexSearcher.search")
+    def searchTexts(self, *args):  # noqa: N802 (the Java method's name)
+        raise jvm.jnius().JavaException("JVM exception occurred: java.lang.NoSuchMethodError: "
+                                        "'void org.apache.lucene.search.IndexSearcher.search()'\n\tat x",
+                                        "java.lang.NoSuchMethodError", "", [])
 
-    monkeypatch.setattr(bulk.BulkSearcher, "search_texts", no_such_method)
+    def close(self):
+        pass
+
+
+def test_a_jar_that_does_not_link_is_a_one_line_error(bm25_index, queries):
+    """A Java linkage error from lsr's searcher (built against other Lucene/Anserini classes): no fallback."""
     searcher = LuceneSearcher(bm25_index)
-    with caplog.at_level(logging.WARNING):
-        assert searcher.search(queries, 20) == expected
-    assert searcher._bulk is False and "NoSuchMethodError" in caplog.text
+    searcher.search(queries[:2], 5)
+    searcher._bulk._java = _NotLinking()
+    for search in (lambda: searcher.search(queries, 20), lambda: searcher.search_one("zebra", 5)):
+        with pytest.raises(LsrError) as caught:
+            search()
+        assert str(caught.value) == (
+            f"{jvm.HELPER_JAR} does not link against {jvm.anserini_jar().name} on the class path (JVM exception "
+            f"occurred: java.lang.NoSuchMethodError: 'void org.apache.lucene.search.IndexSearcher.search()'): "
+            f"rebuild it with `bash scripts/build_java.sh`")
+
+
+def _javac() -> str | None:
+    """Any JDK's javac (the stand-in jar below is compiled for Java 17)."""
+    found = [os.path.join(os.environ["JAVA_HOME"], "bin", "javac")] if os.environ.get("JAVA_HOME") else []
+    found += sorted(glob.glob("/usr/lib/jvm/*/bin/javac")) + [shutil.which("javac") or ""]
+    return next((path for path in found if path and os.access(path, os.X_OK)), None)
+
+
+def test_a_fresh_process_with_a_jar_built_against_other_classes_fails_to_search(bm25_index, queries, tmp_path):
+    """A real jar that does not link: its BulkSearcher.bm25 calls a Lucene class the Anserini fatjar lacks
+    (compiled against a stand-in), so Java throws NoClassDefFoundError; the search is the one-line LsrError."""
+    javac = _javac()
+    if javac is None:
+        pytest.skip("no javac found (JAVA_HOME, /usr/lib/jvm, PATH) to build a jar that does not link")
+    sources = {"org/apache/lucene/search/GoneInThisLucene.java":
+               "package org.apache.lucene.search;\npublic class GoneInThisLucene { public static void call() {} }\n",
+               "lsr/lucene/BulkSearcher.java":
+               "package lsr.lucene;\npublic class BulkSearcher {\n"
+               "  public static BulkSearcher bm25(byte[] path, int threads, String k1, String b) {\n"
+               "    org.apache.lucene.search.GoneInThisLucene.call();\n    return new BulkSearcher();\n  }\n}\n"}
+    for name, text in sources.items():
+        (tmp_path / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / name).write_text(text)
+    subprocess.run([javac, "--release", "17", "-d", str(tmp_path / "classes"),
+                    *(str(tmp_path / "src" / name) for name in sources)], check=True, capture_output=True)
+    jar = tmp_path / "lsr-lucene.jar"
+    with zipfile.ZipFile(jar, "w") as out:  # BulkSearcher only: GoneInThisLucene is what "Anserini" lacks
+        out.write(tmp_path / "classes" / "lsr" / "lucene" / "BulkSearcher.class", "lsr/lucene/BulkSearcher.class")
+    code = ("import sys\nfrom pathlib import Path\nimport lsr.lucene.jvm as jvm\njvm.HELPER_JAR = Path(sys.argv[2])\n"
+            "from lsr.data import Query\nfrom lsr.errors import LsrError\n"
+            "from lsr.search.lucene import LuceneSearcher\n"
+            "try:\n    LuceneSearcher(sys.argv[1]).search([Query('q', 'zebra')], 5)\n"
+            "except LsrError as e:\n    print('error:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(bm25_index), str(jar)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == (
+        f"error: {jar} does not link against {jvm.anserini_jar().name} on the class path (JVM exception occurred: "
+        f"java.lang.NoClassDefFoundError: org/apache/lucene/search/GoneInThisLucene): "
+        f"rebuild it with `bash scripts/build_java.sh`")
 
 
 def test_scores_are_read_as_anserini_prints_them():
@@ -210,15 +276,6 @@ def test_scores_are_read_as_anserini_prints_them():
     printed = java.asPrinted(scores.tolist())
     for score, value in zip(scores.tolist(), printed):
         assert value == float(string.format(locale.US, "%f", boxed(score))), score
-
-
-def test_the_jar_holds_the_source_it_was_built_from():
-    """scripts/build_java.sh puts the Java source into the jar: a source edited without a rebuild fails here."""
-    source = jvm.HELPER_JAR.parent / "src"
-    with zipfile.ZipFile(jvm.HELPER_JAR) as jar:
-        for path in source.rglob("*.java"):
-            assert jar.read(path.relative_to(source).as_posix()) == path.read_bytes(), \
-                f"{path} changed since the jar was built: run scripts/build_java.sh"
 
 
 def test_a_query_lucene_refuses_gets_no_hits_as_before(impact_index, queries, caplog):

@@ -8,20 +8,22 @@ the same fields and options, documents, terms with their document and total freq
 from __future__ import annotations
 
 import json
-import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from lsr.data import Query
-from lsr.lucene import writers as lucene
+from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR
+from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, part_paths
+from lsr.lucene import jvm
+from lsr.lucene import writers as lucene
 from lsr.lucene.jvm import jclass, jnius
+from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
-from lsr.models import load_encoder
 from tests.conftest import write_beir
 
 NUM_DOCS = 200
@@ -50,7 +52,8 @@ def built(tmp_path_factory, mini_scifact, splade_tiny) -> tuple[Path, Path]:
 
 def open_reader(lucene_dir: Path):
     path = jclass("java.io.File")(str(lucene_dir)).toPath()
-    return jclass("org.apache.lucene.index.DirectoryReader").open(jclass("org.apache.lucene.store.FSDirectory").open(path))
+    directory = jclass("org.apache.lucene.store.FSDirectory").open(path)
+    return jclass("org.apache.lucene.index.DirectoryReader").open(directory)
 
 
 def describe(lucene_dir: Path) -> dict:
@@ -112,12 +115,32 @@ def test_searches_of_both_indexes_give_the_same_runs(built, mini_scifact):
     assert other.search_vectors(vectors, 100) == mine and sum(map(len, mine.values())) > 1000
 
 
-def test_without_the_helper_the_index_is_written_by_anserini(built, monkeypatch, caplog, tmp_path):
-    ours, theirs = built
-    monkeypatch.setattr(lucene, "impact_indexer_class", lambda: None)
+def test_without_the_jar_indexing_is_a_one_line_error(built, monkeypatch, tmp_path):
+    """No silent fallback to Anserini's IndexCollection: the error says how to build the jar; nothing is written."""
+    ours, _ = built
     encoder_vocab = LuceneSearcher(ours).encoder.vocab
-    with caplog.at_level(logging.WARNING):
-        lucene.write_impact_index(part_paths(ours / VECTORS_DIR), encoder_vocab, 37.0, tmp_path / "fallback",
+    missing = tmp_path / "lsr-lucene.jar"
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    with pytest.raises(LsrError) as caught:
+        lucene.write_impact_index(part_paths(ours / VECTORS_DIR), encoder_vocab, 37.0, tmp_path / "out",
                                   pruning=Pruning(doc_top_k=60))
-    assert "IndexCollection instead" in caplog.text
-    assert describe(tmp_path / "fallback")["postings"] == describe(theirs)["postings"]
+    assert str(caught.value) == f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_without_the_jar_a_fresh_process_fails_to_index_with_a_one_line_error(built, tmp_path):
+    """The jar missing when the JVM starts (not on its class path)."""
+    ours, _ = built
+    code = ("import json, sys\nfrom pathlib import Path\nimport lsr.lucene.jvm as jvm\n"
+            "jvm.HELPER_JAR = Path(sys.argv[2])\nfrom lsr.errors import LsrError\n"
+            "from lsr.indexing.layout import VECTORS_DIR, part_paths\n"
+            "from lsr.lucene.writers import write_impact_index\n"
+            "from lsr.search.lucene import LuceneSearcher\nindex = Path(sys.argv[1])\n"
+            "vocab = LuceneSearcher(index).encoder.vocab\n"
+            "try:\n    write_impact_index(part_paths(index / VECTORS_DIR), vocab, 37.0, Path(sys.argv[3]))\n"
+            "except LsrError as e:\n    print(json.dumps(str(e)))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(ours), str(tmp_path / "no.jar"), str(tmp_path / "out")],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == \
+        f"{tmp_path / 'no.jar'} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert not (tmp_path / "out").exists()

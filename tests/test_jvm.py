@@ -1,4 +1,5 @@
-"""JVM start-up: heap from LSR_JAVA_HEAP, one-line errors when Java or the jar is missing."""
+"""JVM start-up: heap from LSR_JAVA_HEAP, one-line errors when Java, the Anserini jar or lsr's own jar is
+missing (or lsr's does not link); the committed jar equals a fresh build of java/src."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +78,51 @@ def test_the_jvm_keeps_its_fault_handlers_when_something_resets_them(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
     assert not list(tmp_path.glob("hs_err_pid*.log"))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_HINT = "build lsr's Java classes with `bash scripts/build_java.sh`"
+
+
+def test_the_committed_jar_equals_a_fresh_build_of_java_src():
+    """scripts/build_java.sh --check compiles java/src into a temporary folder and compares the classes (and
+    sources) with those in lsr/lucene/lsr-lucene.jar, byte for byte: a source edited without a rebuild, or a
+    jar built from something else, fails here."""
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "build_java.sh"), "--check"], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, "LSR_ALLOW_NO_JDK": "1"}, timeout=300)
+    if done.returncode == 0 and "no JDK >= 21 found" in done.stderr:
+        pytest.skip(done.stderr.strip())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "equal a fresh build" in done.stdout
+
+
+def test_a_missing_helper_jar_is_a_one_line_error_saying_how_to_build_it(monkeypatch, tmp_path):
+    missing = tmp_path / "lsr-lucene.jar"
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    for find in (jvm.bulk_searcher_class, jvm.impact_indexer_class):
+        with pytest.raises(LsrError) as caught:
+            find()
+        assert str(caught.value) == f"{missing} is missing: {BUILD_HINT}"
+
+
+def test_a_class_the_jvm_does_not_have_is_a_one_line_error():
+    with pytest.raises(LsrError) as caught:
+        jvm.helper_class("lsr.lucene.NoSuchHelper")
+    assert str(caught.value) == (f"{jvm.HELPER_JAR}: lsr.lucene.NoSuchHelper is not on the class path of this JVM "
+                                 f"(it started before lsr could add the jar, or without it)")
+
+
+@pytest.mark.parametrize("error", ["NoSuchMethodError", "NoClassDefFoundError", "AbstractMethodError"])
+def test_java_that_does_not_link_is_a_one_line_error_with_javas_first_line(error):
+    """A Java linkage error inside lsr's calls: the jar was built against other Lucene/Anserini classes."""
+    jnius = jvm.jnius()
+    first = f"JVM exception occurred: java.lang.{error}: 'void org.apache.lucene.search.IndexSearcher.gone()'"
+    with pytest.raises(LsrError) as caught:
+        with jvm.java_errors("Lucene search"):
+            raise jnius.JavaException(f"{first}\n\tat lsr.lucene.BulkSearcher.searchTexts(BulkSearcher.java:1)",
+                                      f"java.lang.{error}", "gone", [])
+    assert str(caught.value) == (f"{jvm.HELPER_JAR} does not link against {jvm.anserini_jar().name} on the class "
+                                 f"path ({first}): rebuild it with `bash scripts/build_java.sh`")
+    with pytest.raises(LsrError, match=r"^Lucene search failed: java.lang.IllegalStateException: closed$"):
+        with jvm.java_errors("Lucene search"):
+            raise jnius.JavaException("java.lang.IllegalStateException: closed\n\tat x", "", "", [])

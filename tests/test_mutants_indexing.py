@@ -109,13 +109,11 @@ def no_helper(monkeypatch):
 
 # --- search.py ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("helper", [True, False], ids=["bulk", "anserini"])
-def test_impact_search_one_is_the_exact_integer_dot_product(helper, impact, queries, encoder, monkeypatch):
-    """search_one (bulk searcher, or Anserini's SimpleImpactSearcher fed a Java map of the query) scores
-    every matching document with the integer dot product of the pruned, quantized vectors; without `raw`
-    divided by scale²."""
-    if not helper:
-        no_helper(monkeypatch)
+def test_impact_search_one_is_the_exact_integer_dot_product(impact, queries, encoder, monkeypatch, tmp_path):
+    """search_one (lsr's bulk searcher) scores every matching document with the integer dot product of the
+    pruned, quantized vectors; without `raw` divided by scale². Without lsr's jar it is an error."""
+    from lsr.lucene import jvm
+
     searcher = LuceneSearcher(impact)
     docs = doc_impacts(impact)
     assert searcher.score_unit == SCALE ** 2
@@ -126,9 +124,11 @@ def test_impact_search_one_is_the_exact_integer_dot_product(helper, impact, quer
         scaled = searcher.search_one(query.text, k=100)
         assert [doc for doc, _ in scaled] == [doc for doc, _ in raw]
         assert [s for _, s in scaled] == pytest.approx([s / SCALE ** 2 for _, s in raw], rel=1e-9)
-    if not helper:
-        assert searcher._bulk is False and searcher._simple is not None
     searcher.close()
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: LuceneSearcher(impact).search_one(queries[0].text, k=100)) == message
 
 
 def test_impact_batch_search_is_the_exact_dot_product_and_keeps_empty_queries(impact, queries, encoder, caplog):
@@ -183,33 +183,40 @@ def write_without_bm25_settings(index: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("helper", [True, False], ids=["bulk", "anserini"])
-def test_bm25_metadata_without_k1_and_b_searches_with_k1_09_and_b_04(helper, bm25, corpus, queries, tmp_path,
-                                                                     monkeypatch):
+def test_bm25_metadata_without_k1_and_b_searches_with_k1_09_and_b_04(bm25, corpus, queries, tmp_path):
     """An index whose metadata records no BM25 parameters is searched with Anserini's defaults
-    (k1 = 0.9, b = 0.4), by every path: batch, single query, Anserini's SearchCollection."""
+    (k1 = 0.9, b = 0.4), by every path: batch, single query, and the references, Anserini's
+    SearchCollection and SimpleSearcher."""
     other = tmp_path / "other"
     build_bm25_index(str(corpus), other, k1=1.6, b=0.8)
     bare = write_without_bm25_settings(bm25, tmp_path / "bare")
-    if not helper:
-        no_helper(monkeypatch)
     assert IndexInfo.read(bare).bm25 is None and IndexInfo.read(bm25).bm25 == {"k1": 0.9, "b": 0.4}
     found, wanted, differs = LuceneSearcher(bare), LuceneSearcher(bm25), LuceneSearcher(other)
     assert found.search(queries, 20) == wanted.search(queries, 20) != differs.search(queries, 20)
     assert found.search_with_anserini(queries, 20) == wanted.search(queries, 20)
     for query in queries[:4]:
         assert found.search_one(query.text, 20) == wanted.search_one(query.text, 20)
+        simple = found._simple_searcher().search(found.prepare_query(query.text), 20)
+        assert [(hit.docid, hit.score) for hit in simple] == wanted.search_one(query.text, 20)
     assert found.search_one(queries[0].text, 20) != differs.search_one(queries[0].text, 20)
 
 
-def test_bm25_single_query_without_the_helper_uses_the_recorded_k1_and_b(corpus, queries, tmp_path, monkeypatch):
+def test_bm25_single_query_uses_the_recorded_k1_and_b_and_without_the_jar_is_an_error(corpus, queries, tmp_path,
+                                                                                        monkeypatch):
+    """search_one gives what Anserini's SimpleSearcher with the recorded k1 and b gives (the reference)."""
+    from lsr.lucene import jvm
+
     index = tmp_path / "idx"
     build_bm25_index(str(corpus), index, k1=1.6, b=0.8)
-    with_helper = [LuceneSearcher(index).search_one(q.text, 10) for q in queries[:4]]
-    no_helper(monkeypatch)
     searcher = LuceneSearcher(index)
-    assert [searcher.search_one(q.text, 10) for q in queries[:4]] == with_helper
-    assert searcher._bulk is False
+    for query in queries[:4]:
+        simple = searcher._simple_searcher().search(searcher.prepare_query(query.text), 10)
+        assert searcher.search_one(query.text, 10) == [(hit.docid, hit.score) for hit in simple]
+    searcher.close()
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: LuceneSearcher(index).search_one(queries[0].text, 10)) == message
 
 
 def test_a_closed_searcher_reopens_and_gives_the_same_run(impact, queries):
@@ -384,23 +391,30 @@ def test_single_term_queries_are_searched_and_k_1_is_allowed(impact, queries, en
     assert all(hits == run[query_id][:1] for query_id, hits in top1.items())
 
 
-def test_search_prepared_defaults_to_ten_hits_and_the_fallback_honours_k(bm25, monkeypatch):
+def test_search_prepared_defaults_to_ten_hits_and_without_the_jar_is_an_error(bm25, monkeypatch, tmp_path):
+    from lsr.lucene import jvm
+
     searcher = LuceneSearcher(bm25)
     prepared = searcher.prepare_query("cell protein")
     many = searcher.search_prepared(prepared, 30)
     assert len(many) > 11 and searcher.search_prepared(prepared) == many[:10]
-    no_helper(monkeypatch)
-    fallback = LuceneSearcher(bm25)
-    assert fallback.search_prepared(prepared, 30) == many and fallback._bulk is False
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: LuceneSearcher(bm25).search_prepared(prepared, 30)) == message
 
 
-def test_single_query_scores_of_the_bulk_searcher_are_anserinis_simple_searcher_floats(impact, queries,
-                                                                                       monkeypatch):
+def test_single_query_scores_of_the_bulk_searcher_are_anserinis_simple_searcher_floats(impact, queries):
+    """The reference: Anserini's SimpleImpactSearcher fed a Java map of the query (search_one's former path)."""
+    from lsr.search.lucene import _java_int_map
+
     texts = [q.text for q in queries[:-2]]
-    with_helper = [LuceneSearcher(impact).search_one(text, 50, raw=True) for text in texts]
-    no_helper(monkeypatch)
-    simple = LuceneSearcher(impact)
-    assert [simple.search_one(text, 50, raw=True) for text in texts] == with_helper
+    searcher = LuceneSearcher(impact)
+    with_helper = [searcher.search_one(text, 50, raw=True) for text in texts]
+    simple = searcher._simple_searcher()
+    assert [[(hit.docid, hit.score) for hit in simple.search(_java_int_map(searcher.prepare_query(text),
+                                                                            searcher.encoder.vocab), 50)]
+            for text in texts] == with_helper
 
 
 def test_no_warning_when_no_query_is_empty(bm25, queries, caplog):
@@ -671,7 +685,9 @@ def test_a_bm25_build_killed_after_lucene_finished_is_completed_by_a_rerun(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "idx"] and not list(out.glob(".*"))
 
 
-def test_the_anserini_fallback_writes_the_index_and_counts_of_lsrs_indexer(tiny_build, tmp_path, monkeypatch):
+def test_the_anserini_writer_gives_the_index_and_counts_of_lsrs_indexer_which_needs_its_jar(tiny_build, tmp_path,
+                                                                                              monkeypatch):
+    from lsr.lucene import jvm
     from lsr.lucene import writers as lucene
 
     out, _, _ = tiny_build
@@ -689,11 +705,13 @@ def test_the_anserini_fallback_writes_the_index_and_counts_of_lsrs_indexer(tiny_
         searcher.close()
         searcher.lucene_dir = lucene_dir
         assert searcher.search_vectors(query, 100) == expected
-    monkeypatch.setattr(lucene, "impact_indexer_class", lambda: None)
-    assert lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "fallback", pruning=TINY_PRUNING) == ours
     searcher.close()
-    searcher.lucene_dir = tmp_path / "fallback"
-    assert searcher.search_vectors(query, 100) == expected
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "no-jar",
+                                                      pruning=TINY_PRUNING)) == message
+    assert not (tmp_path / "no-jar").exists() and not list(tmp_path.glob(".no-jar*"))
 
 
 def test_resuming_an_encoding_counts_the_finished_shards_and_names_the_first_changed_document(tmp_path, tiny_mlm):
@@ -862,15 +880,19 @@ def test_anserinis_path_returns_1000_hits_by_default(tmp_path):
     assert len(LuceneSearcher(tmp_path / "idx").search_with_anserini([Query("q", "okapi")])["q"]) == 1000
 
 
-def test_single_queries_default_to_ten_hits_and_reopen_after_close_without_the_helper(bm25, monkeypatch):
+def test_single_queries_default_to_ten_hits_reopen_after_close_and_without_the_jar_are_an_error(bm25, monkeypatch,
+                                                                                                 tmp_path):
+    from lsr.lucene import jvm
+
     searcher = LuceneSearcher(bm25)
     many = searcher.search_one("cell protein", 30)
     assert len(many) > 10 and searcher.search_one("cell protein") == many[:10]
-    no_helper(monkeypatch)
-    fallback = LuceneSearcher(bm25)
-    assert fallback.search_one("cell protein", 30) == many
-    fallback.close()
-    assert fallback.search_one("cell protein", 30) == many and fallback._bulk is False
+    searcher.close()
+    assert searcher._bulk is None and searcher.search_one("cell protein", 30) == many
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: LuceneSearcher(bm25).search_one("cell protein", 30)) == message
 
 
 def test_lucene_refusing_a_document_is_an_error_naming_the_indexing(tiny_build, tmp_path):

