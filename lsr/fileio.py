@@ -50,6 +50,7 @@ class MetadataFile:
     that the file's presence marks the folder complete."""
 
     FILE: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by each subclass's @dataclass
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write `FOLDER/FILE` atomically."""
@@ -69,5 +70,5 @@ class MetadataFile:
         """The keys of a JSON object that are fields of this class (others ignored); TypeError for another value."""
         if not isinstance(raw, dict):
             raise TypeError(f"a JSON {type(raw).__name__}, not an object")
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cls)}
         return {k: v for k, v in raw.items() if k in known}

@@ -218,15 +218,17 @@ class SparseVectors:
             _check_shape(dense.shape, ids)
             rows, indices = np.nonzero(dense)
             values, counts = dense[rows, indices], np.bincount(rows, minlength=len(dense))
+            width = dense.shape[1]
         else:
-            dense = matrix.detach().float()
-            _check_shape(tuple(dense.shape), ids)
-            rows, cols = dense.nonzero(as_tuple=True)
-            values = dense[rows, cols].cpu().numpy()
-            counts = rows.bincount(minlength=dense.shape[0]).cpu().numpy()
+            tensor = matrix.detach().float()
+            _check_shape(tuple(tensor.shape), ids)
+            tensor_rows, cols = tensor.nonzero(as_tuple=True)
+            values = tensor[tensor_rows, cols].cpu().numpy()
+            counts = tensor_rows.bincount(minlength=tensor.shape[0]).cpu().numpy()
             indices = cols.cpu().numpy()
+            width = tensor.shape[1]
         indptr = np.concatenate([[0], np.cumsum(counts)])
-        return cls(ids, indptr, indices, values, dense.shape[1])
+        return cls(list(ids), indptr, indices, values, width)
 
     def to_torch(self, device: torch.device | str | None = None) -> torch.Tensor:
         """A torch sparse CSR tensor [n, vocab_size] with float32 values."""
@@ -287,7 +289,7 @@ class SparseVectors:
         csr.sum_duplicates()
         csr.eliminate_zeros()
         values = csr.data if scale is not None else csr.data.astype(np.float32)
-        return cls(ids, csr.indptr, csr.indices, values, csr.shape[1], scale)
+        return cls(list(ids), csr.indptr, csr.indices, values, csr.shape[1], scale)
 
     def to_dicts(self, vocab: Sequence[str]) -> list[dict[str, float | int]]:
         """One {token: weight} dict per row, highest weight first; `vocab[i]` is the token of term id i."""
@@ -322,7 +324,7 @@ class SparseVectors:
         indices, values = np.array(terms, dtype=np.int64), np.array(weights)
         order = np.lexsort((indices, rows))
         values = values[order] if scale is not None else values[order].astype(np.float32)
-        return cls(ids, np.concatenate([[0], np.cumsum(counts)]), indices[order], values, len(vocab), scale)
+        return cls(list(ids), np.concatenate([[0], np.cumsum(counts)]), indices[order], values, len(vocab), scale)
 
     def dot(self, other: SparseVectors) -> np.ndarray:
         """Dense [len(self), len(other)] float64 matrix of inner products (brute force)."""
@@ -392,7 +394,7 @@ def _as_1d(name: str, array: object, dtype: type[np.number]) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
     if array.dtype == dtype:
         return array
-    if array.size and np.issubdtype(dtype, np.integer):
+    if array.size and issubclass(dtype, np.integer):
         if not np.issubdtype(array.dtype, np.integer):
             raise ValueError(f"{name} must hold integers, got {array.dtype}")
         limits = np.iinfo(dtype)

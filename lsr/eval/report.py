@@ -103,7 +103,8 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, measure: str) -> None:
 
 def _merge_groups(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Average each group's sub-datasets (cqadupstack's forums) into one result per system."""
-    merged, groups = [], {}
+    merged: list[dict[str, Any]] = []
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for result in results:
         if result.get("group") is None:
             merged.append(result)

@@ -53,6 +53,7 @@ def mapping(field: str = DEFAULT_FIELD) -> dict[str, Any]:
 def query_body(terms: dict[str, float], field: str = DEFAULT_FIELD, *, engine: str = "opensearch",
                k: int = 10) -> dict[str, Any]:
     """A `_search` body that ranks the index's documents by Σ_t q_t·d_t for the query weights `terms`."""
+    query: dict[str, Any]
     if engine == "opensearch":
         query = {"neural_sparse": {field: {"query_tokens": terms}}}
     elif engine == "elasticsearch":

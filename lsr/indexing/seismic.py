@@ -117,12 +117,14 @@ def build_seismic_index(index_dir: str | Path, params: SeismicParams = SeismicPa
     out = index_dir / SEISMIC_DIR
     if out.exists() and not overwrite:
         raise LsrError(f"{out}: a Seismic index is already there (pass --overwrite to rebuild it)")
+    scale = info.scale
+    assert scale is not None  # an impact index records the scale its vectors are quantized with
     pruning = Pruning.from_dict(info.pruning)
     start = time.perf_counter()
     dataset = None
     num_docs = num_indexed = postings = max_impact = 0
     for path in shards:
-        vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(info.scale)
+        vectors = pruning.docs(SparseVectors.read_parquet(path)).quantize(scale)
         if dataset is None:
             dataset = seismic.SeismicDataset(dim=vectors.vocab_size)
         num_docs += len(vectors)
@@ -141,7 +143,7 @@ def build_seismic_index(index_dir: str | Path, params: SeismicParams = SeismicPa
         index = seismic.SeismicIndex.build_from_dataset(dataset, **asdict(params), num_threads=threads or 0)
         del dataset
         index.save(str(tmp / _INDEX_STEM))
-        built = SeismicInfo(asdict(params), metadata.version("pyseismic-lsr"), info.scale, info.pruning, num_docs,
+        built = SeismicInfo(asdict(params), metadata.version("pyseismic-lsr"), scale, info.pruning, num_docs,
                             num_indexed, postings, max_impact, round(time.perf_counter() - start, 3))
         built.save(tmp)
     return built

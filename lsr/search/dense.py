@@ -107,6 +107,7 @@ class DenseIndex:
         ids: list[str] = []
         seen: set[str] = set()
         unchanged = previous is not None
+        rows: np.ndarray | None
         bar = tqdm(desc="dense index", unit="doc", disable=not progress)
         docs = iter(docs)
         for number in itertools.count():
@@ -128,7 +129,7 @@ class DenseIndex:
             ids.extend(batch_ids)
             bar.update(len(batch))
         bar.close()
-        if unchanged and len(ids) == len(previous):
+        if unchanged and previous is not None and len(ids) == len(previous):
             parts.remove()
             return previous
         embeddings = np.concatenate(pieces) if pieces else np.zeros((0, encoder.dim), dtype=np.float32)
