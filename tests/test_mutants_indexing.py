@@ -960,10 +960,12 @@ def test_a_sharded_build_from_vectors_records_no_corpus_runs_here_and_refuses_to
         tiny_build, tiny_mlm, tmp_path, monkeypatch):
     import lsr.indexing.sharded as shards
 
+    import lsr.distributed.shards as ray_shards
+
     def no_ray(*args, **kwargs):
         raise AssertionError("a build not asked to use Ray used it")
 
-    monkeypatch.setattr(shards, "_build_on_ray", no_ray)
+    monkeypatch.setattr(ray_shards, "build_on_ray", no_ray)
     vectors, out = tiny_build[0] / VECTORS_DIR, tmp_path / "new" / "idx"
     manifest = shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=2, progress=False)  # model loaded
     assert manifest.index.corpus == "" and shards.ShardedIndexInfo.read(out) == manifest

@@ -20,9 +20,12 @@ def show_progress() -> bool:
     return not click.get_current_context().find_root().params.get("quiet", False)
 
 
-def split_for(source: str, split: str | None) -> str | None:
-    """A split applies to BEIR folders only (files and irds: ids name their own queries)."""
-    return split if Path(source).is_dir() else None
+def split_for(source: str, split: str) -> str | None:
+    """`--split` (default "test") for `source`: any split for a BEIR folder; for a file or an `irds:` id,
+    which names its own queries and qrels, only the default (`lsr.data.sources.split_for`)."""
+    from lsr.data.sources import split_for as data_split_for
+
+    return data_split_for(source, split, "test")
 
 
 def output_path(positional: str | None, option: str | None, what: str) -> str:

@@ -113,6 +113,18 @@ def read_qrels(source: str | os.PathLike, split: str | None = None) -> list[Qrel
     return found.qrels(split)
 
 
+def split_for(source: str | os.PathLike, split: str | None, default: str | None) -> str | None:
+    """The split to read `source` with: a BEIR folder takes `split`; a source that names its own queries and
+    qrels (a file, an `irds:` id) takes only the caller's `default` (as None), and another split is an
+    LsrError: the one rule of `lsr search/eval/export --split` (default "test") and training (default "train")."""
+    if is_beir_folder(Path(os.fspath(source))):
+        return split
+    if split is None or split == default:
+        return None
+    raise LsrError(f"{os.fspath(source)}: a split ({split!r}) applies to BEIR folders only; "
+                   "this source already names its queries/qrels")
+
+
 def _without_split(name: str, read: Callable[[], T]) -> Callable[[str | None], T]:
     """Adapt a reader of a source that names its own queries/qrels: a split is a mistake there."""
 

@@ -25,7 +25,7 @@ from lsr.data.irds import PREFIX, download_failures, load_dataset, read_irds_que
 from lsr.data.jsonl import json_objects
 from lsr.data.lines import json_problem, located, numbered_lines, record_id
 from lsr.data.records import Document
-from lsr.data.sources import read_corpus, read_qrels, read_queries
+from lsr.data.sources import read_corpus, read_qrels, read_queries, split_for
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
 
@@ -88,8 +88,8 @@ def read_train_queries(source: str | os.PathLike, split: str | None = "train", *
     judged query id that the queries lack is an `LsrError`.
     """
     qrels_source = source if qrels is None else qrels
-    queries = read_queries(source, _split_for(source, split))
-    judgements = read_qrels(qrels_source, _split_for(qrels_source, split))
+    queries = read_queries(source, split_for(source, split, "train"))
+    judgements = read_qrels(qrels_source, split_for(qrels_source, split, "train"))
 
     known = {query.id for query in queries}
     missing = list(dict.fromkeys(qrel.query_id for qrel in judgements if qrel.query_id not in known))
@@ -108,16 +108,6 @@ def read_train_queries(source: str | os.PathLike, split: str | None = "train", *
         log.warning("%s: left out %d of %d queries that have no positive document",
                     os.fspath(source), len(queries) - len(kept), len(queries))
     return kept
-
-
-def _split_for(source: str | os.PathLike, split: str | None) -> str | None:
-    """The split to pass on: BEIR folders take any; other sources only the default "train" (as None)."""
-    if is_beir_folder(Path(os.fspath(source))):
-        return split
-    if split in (None, "train"):
-        return None
-    raise LsrError(f"{os.fspath(source)}: a split ({split!r}) applies to BEIR folders only; "
-                   "this source already names its queries/qrels")
 
 
 # --- training tuples -----------------------------------------------------------------------------
