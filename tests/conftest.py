@@ -1,58 +1,26 @@
-"""Shared fixtures: paths into ../shared and small corpora cut from SciFact; `lsr serve` run and asked
-over HTTP."""
+"""Shared fixtures and pytest hooks: paths into ../shared, a small corpus cut from SciFact, a local Ray
+cluster. Helper functions are in helpers.py."""
 
 from __future__ import annotations
 
-import gzip
-import http.client
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCIFACT = SHARED / "data" / "beir" / "scifact"
-SPLADE_TINY = SHARED / "models" / "splade-tiny"
-START_TIMEOUT = 300  # seconds for a server to load the model, start the JVM and listen (busy machines)
-
-
-def _require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"needs {path} (the shared data folder beside the repository)")
-    return path
+from helpers import SCIFACT, SPLADE_TINY, require, write_beir
 
 
 @pytest.fixture(scope="session")
 def scifact() -> Path:
-    return _require(SCIFACT)
+    return require(SCIFACT)
 
 
 @pytest.fixture(scope="session")
 def splade_tiny() -> Path:
-    return _require(SPLADE_TINY)
-
-
-def write_beir(folder: Path, docs: list[dict], queries: list[dict], qrels: list[tuple[str, str, int]],
-               split: str = "test") -> Path:
-    """Write a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)."""
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    with open(folder / "corpus.jsonl", "w") as f:
-        f.writelines(json.dumps(d) + "\n" for d in docs)
-    with open(folder / "queries.jsonl", "w") as f:
-        f.writelines(json.dumps(q) + "\n" for q in queries)
-    with open(folder / "qrels" / f"{split}.tsv", "w") as f:
-        f.write("query-id\tcorpus-id\tscore\n")
-        f.writelines(f"{q}\t{d}\t{r}\n" for q, d, r in qrels)
-    return folder
+    return require(SPLADE_TINY)
 
 
 @pytest.fixture(scope="session")
@@ -85,132 +53,6 @@ def copy_of(tmp_path):
     return copy
 
 
-def make_tiny_mlm(folder: Path, words: list[str], model_class: str = "BertForMaskedLM") -> Path:
-    """Save a random-weight BERT (`model_class`, a masked LM by default) whose vocabulary is the special
-    tokens plus `words`."""
-    import transformers
-
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    transformers.BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(folder)
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
-    getattr(transformers, model_class)(config).save_pretrained(folder)
-    return folder
-
-
-def write_exact(path: Path, text: str) -> Path:
-    """Write `text` byte for byte (no newline translation); gzip it when the name ends in .gz."""
-    data = text.encode("utf-8")
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-    return path
-
-
-def error_of(call) -> str:
-    """The message of the `LsrError` that `call()` raises, or raises while its result is iterated."""
-    from lsr.errors import LsrError
-
-    with pytest.raises(LsrError) as caught:
-        result = call()
-        if result is not None and not isinstance(result, (list, dict)):
-            list(result)
-    return str(caught.value)
-
-
-def run_cli(*args: object):
-    """`lsr ARGS` through click's test runner (each argument as a string)."""
-    from click.testing import CliRunner
-
-    from lsr.cli.main import cli
-
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    """The command ended with status 2 and printed one line, `lsr: error: ...` holding every fragment."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lsr: error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def model_logits(encoder, **inputs):
-    """The encoder's model's own logits, bypassing `defer_head` (an independent reference for pooling tests)."""
-    head = encoder.model.get_output_embeddings()
-    deferred = head.__dict__.pop("forward", None)
-    try:
-        return encoder.model(**inputs).logits
-    finally:
-        if deferred is not None:
-            head.forward = deferred
-
-
-def cut_beir(source: Path, folder: Path, num_docs: int, num_queries: int) -> Path:
-    """A BEIR folder of `source`'s first documents and queries, query i judged to match document i."""
-    docs = [json.loads(line) for line in open(source / "corpus.jsonl")][:num_docs]
-    queries = [json.loads(line) for line in open(source / "queries.jsonl")][:num_queries]
-    return write_beir(folder, docs, queries, [(q["_id"], docs[i]["_id"], 1) for i, q in enumerate(queries)])
-
-
-@contextmanager
-def serving(args: list[str], log_file: Path) -> Iterator[tuple[int, subprocess.Popen]]:
-    """`lsr serve ARGS` in a subprocess logging to `log_file`: (port, process) once /health answers;
-    SIGTERM (then, if need be, SIGKILL) when the block ends and it still runs."""
-    command = [sys.executable, "-c", "from lsr.cli.main import cli; cli(prog_name='lsr')", "serve", *args]
-    with open(log_file, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield wait_until_ready(process, log_file), process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def wait_until_ready(process: subprocess.Popen, log_file: Path) -> int:
-    """The port the server announces, once /health answers there."""
-    deadline, port = time.monotonic() + START_TIMEOUT, None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"lsr serve ended: {log_file.read_text()}"
-        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", log_file.read_text())
-        port = port or (found and int(found[1]))
-        if port:
-            try:
-                if call(port, "GET", "/health")[0] == 200:
-                    return port
-            except OSError:  # bound, not yet listening
-                pass
-        time.sleep(0.2)
-    raise AssertionError(f"lsr serve not ready after {START_TIMEOUT} s: {log_file.read_text()}")
-
-
-def call(port: int, method: str, path: str, body: object = None) -> tuple[int, dict]:
-    """One HTTP request on a new connection: (status, decoded JSON answer). `body`: bytes as they are,
-    anything else as JSON."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        assert response.getheader("Content-Type") == "application/json"
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
-
-
-def search(port: int, body: dict) -> dict:
-    status, answer = call(port, "POST", "/search", body)
-    assert status == 200, answer
-    return answer
-
-
-def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
-    return [{"id": doc, "score": score} for doc, score in run_hits]
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that start a local Ray cluster `ray_cluster`: CI runs and times them as a stage of
     their own."""
@@ -226,7 +68,7 @@ def cluster():
     from ray.cluster_utils import Cluster
 
     # Worker processes import test modules (e.g. `test_distributed` for `CrashOnce`, as pytest names it) from
-    # tests/, and `tests.conftest` from the repository root.
+    # tests/ (and `helpers`), and lsr from the repository root.
     here = Path(__file__).resolve().parent
     old_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(here), str(here.parent), old_path) if p)

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 import lsr.pipelines.beir as beir_module
 from lsr.cli.main import cli
 from lsr.errors import LsrError
-from lsr.pipelines.beir import run_beir, systems_for
 from lsr.eval.beir_datasets import resolve_datasets
 from lsr.eval.report import report_rows
-from tests.conftest import write_beir
+from lsr.pipelines.beir import run_beir, systems_for
+
+from helpers import write_beir
 
 MEASURES = ("nDCG@10", "R@100", "MRR@10")
 

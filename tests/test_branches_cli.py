@@ -11,17 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, part_paths
 from lsr.indexing.vectors import VECTORS_INFO
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR
 from lsr.sparse import SparseVectors
-from tests.conftest import make_tiny_mlm, write_beir
+
+from helpers import make_tiny_mlm, write_beir
 
 TEXTS = ["heart disease and blood pressure", "liver glucose metabolism", "protein folding in cells",
          "heart attack risk factors"]

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
+from tests.test_decoder import TEXTS, make_encoder
 
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
-from tests.test_decoder import TEXTS, make_encoder
 
 
 @pytest.mark.parametrize("arch", ["llama", "mistral"])

@@ -29,7 +29,8 @@ from lsr.lucene import bulk, jvm
 from lsr.models import load_encoder
 from lsr.search.lucene import LuceneSearcher
 from lsr.sparse import SparseVectors
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 NUM_DOCS = 150
 TWINS = 40  # identical short documents: 40-way score ties (Anserini lowers each tied score by 1e-6 per rank)

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
-from tests.conftest import assert_one_line_error, make_tiny_mlm, run_cli, write_beir
+
+from helpers import assert_one_line_error, make_tiny_mlm, run_cli, write_beir
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 TEXTS = ["heart attack risk factors", "liver glucose metabolism"]
 DOCS = [{"_id": "d1", "title": "Heart", "text": "heart disease and blood pressure"},

@@ -10,7 +10,8 @@ import torch
 
 from lsr.errors import LsrError
 from lsr.models.cross_encoder import CrossEncoder
-from tests.conftest import make_tiny_mlm
+
+from helpers import make_tiny_mlm
 
 WORDS = ["heart", "liver", "glucose", "cell", "protein", "blood", "the", "of", "a", "in"]
 PAIRS = [("heart", "the liver of a cell"), ("glucose in blood", ""), ("the " * 60, "protein cell"),

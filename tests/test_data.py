@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from ir_measures import Qrel
 
-from tests.conftest import SHARED, error_of, write_beir, write_exact as write
 from lsr.data import Document, Query, read_corpus, read_qrels, read_queries
 from lsr.errors import LsrError
+
+from helpers import SHARED, error_of, write_beir
+from helpers import write_exact as write
 
 MSMARCO_TOY = SHARED / "data" / "msmarco-sample" / "splade-toy"
 REPO = Path(__file__).resolve().parents[1]

@@ -15,12 +15,13 @@ import torch
 from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
 from lsr.lucene.writers import check_vocab_terms
-from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.decoder import ADAPTER_DIR, DecoderSpladeEncoder, Prompt, lucene_vocab
 from lsr.models.settings import DecoderSettings
-from tests.conftest import model_logits, write_beir
+from lsr.search.lucene import LuceneSearcher
+
+from helpers import model_logits, write_beir
 
 SPECIALS = ["<unk>", "<s>", "</s>", "<pad>"]
 WORDS = ["rewrite", "rewritten", "the", "query", "passage", ":", "eiffel", "tower", "is", "in", "paris",

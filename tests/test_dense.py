@@ -13,9 +13,10 @@ import torch
 
 from lsr.data import Document, read_corpus, read_queries
 from lsr.errors import LsrError
-from lsr.search.dense import DenseIndex
 from lsr.models.dense import DenseEncoder
-from tests.conftest import SHARED, _require, make_tiny_mlm
+from lsr.search.dense import DenseIndex
+
+from helpers import SHARED, make_tiny_mlm, require
 
 MINILM = SHARED / "models" / "all-MiniLM-L6-v2"
 WORDS = ["heart", "liver", "glucose", "cell", "protein", "blood", "the", "of", "a", "in"]
@@ -23,7 +24,7 @@ WORDS = ["heart", "liver", "glucose", "cell", "protein", "blood", "the", "of", "
 
 @pytest.fixture(scope="module")
 def minilm() -> DenseEncoder:
-    return DenseEncoder.from_folder(_require(MINILM))
+    return DenseEncoder.from_folder(require(MINILM))
 
 
 def make_tiny_bert(folder: Path) -> Path:

@@ -23,11 +23,12 @@ from lsr.data import read_corpus
 from lsr.distributed.encode import RANGES_FILE, encode_corpus_ray
 from lsr.distributed.ranges import plan_ranges, read_range
 from lsr.errors import LsrError
-from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
 from lsr.indexing.layout import part_paths
+from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
 from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import cut_beir, error_of, write_exact
+
+from helpers import cut_beir, error_of, write_exact
 
 NUM_DOCS = 100
 PART_SIZE = 20  # five shards

@@ -20,19 +20,17 @@ import pytest
 
 import lsr.indexing.sharded as shards
 from lsr.data import Query, read_queries
-from lsr.indexing.layout import SHARDED_INFO_FILE, ShardedIndexInfo, is_sharded_index
 from lsr.distributed.search import RayShardedSearcher
-from lsr.search.sharded import ShardedSearcher
-from lsr.indexing.sharded import shard_index
-from lsr.search.merge import MAX_MERGED_K, run_scores
-from lsr.indexing.sharded import plan_groups
-from lsr.lucene import jvm
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, IndexInfo
-from lsr.search.lucene import LuceneSearcher
+from lsr.indexing.layout import INFO_FILE, SHARDED_INFO_FILE, IndexInfo, ShardedIndexInfo, is_sharded_index, part_paths
+from lsr.indexing.sharded import plan_groups, shard_index
+from lsr.lucene import jvm
 from lsr.models import load_encoder
-from tests.conftest import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
+from lsr.search.lucene import LuceneSearcher
+from lsr.search.merge import MAX_MERGED_K, run_scores
+from lsr.search.sharded import ShardedSearcher
+
+from helpers import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
 
 NUM_DOCS = 80
 PART_SIZE = 12  # 8 Parquet files

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.data import read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
-from lsr.models import load_encoder
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 NUM_DOCS = 120
 

@@ -12,7 +12,8 @@ from lsr.cli.main import cli
 from lsr.data import Document, read_corpus
 from lsr.errors import LsrError
 from lsr.models.idf import compute_idf, load_idf, load_tokenizer, save_idf
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 WORDS = ["heart", "disease", "liver", "the", "protein", "##s"]
 

@@ -24,7 +24,8 @@ from lsr.lucene.jvm import jclass, jnius
 from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 NUM_DOCS = 200
 

@@ -14,10 +14,10 @@ import lsr.indexing.vectors as encode_corpus_module
 from lsr.cli.main import cli
 from lsr.data.sources import count_documents
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, VECTORS_DIR
+from lsr.indexing.layout import INFO_FILE, VECTORS_DIR, part_paths
 from lsr.models import load_encoder
-from tests.conftest import error_of, make_tiny_mlm, write_beir
+
+from helpers import error_of, make_tiny_mlm, write_beir
 
 WORDS = ["heart", "disease", "liver", "glucose", "cell", "protein"]
 

@@ -13,14 +13,14 @@ import pytest
 from lsr.data import read_corpus, read_queries
 from lsr.errors import LsrError
 from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
 from lsr.indexing.vectors import VECTORS_INFO, check_vectors_info
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
 from lsr.lucene.writers import count_docs
-from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
+from lsr.search.lucene import LuceneSearcher
 from lsr.sparse import SparseVectors
-from tests.conftest import make_tiny_mlm, write_beir
+
+from helpers import make_tiny_mlm, write_beir
 
 
 @pytest.fixture(scope="module")

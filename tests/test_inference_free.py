@@ -12,15 +12,16 @@ import pytest
 from lsr.data import read_qrels, read_queries
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
-from lsr.pruning import Pruning
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.idf import load_idf
 from lsr.models.inference_free import InferenceFreeEncoder
 from lsr.models.settings import SpladeSettings
 from lsr.models.splade import SpladeEncoder
+from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
-from tests.conftest import SHARED, _require
+
+from helpers import SHARED, require
 
 QUERIES = ["what causes heart disease", "Statin use and breast cancer survival",
            "glucose metabolism in the liver", "the the the"]
@@ -28,7 +29,7 @@ QUERIES = ["what causes heart disease", "Statin use and breast cancer survival",
 
 @pytest.fixture(scope="session")
 def opensearch_idf():
-    return _require(SHARED / "data" / "idf" / "opensearch-idf.json")
+    return require(SHARED / "data" / "idf" / "opensearch-idf.json")
 
 
 @pytest.fixture(scope="module")

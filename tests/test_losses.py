@@ -7,8 +7,16 @@ import math
 import pytest
 import torch
 
-from lsr.training.losses import (flops, idf_query_vectors, info_nce, kl_distillation, l1, margin_mse,
-                                 quadratic_warmup, score_space_flops)
+from lsr.training.losses import (
+    flops,
+    idf_query_vectors,
+    info_nce,
+    kl_distillation,
+    l1,
+    margin_mse,
+    quadratic_warmup,
+    score_space_flops,
+)
 
 E = math.e
 

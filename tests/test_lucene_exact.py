@@ -17,14 +17,14 @@ import pytest
 
 from lsr.data import Query, read_corpus, read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR
+from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, part_paths
 from lsr.lucene.jvm import jclass
+from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
-from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import cut_beir
+
+from helpers import cut_beir
 
 NUM_DOCS = 200
 NUM_QUERIES = 30

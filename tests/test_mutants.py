@@ -193,8 +193,8 @@ def test_paired_t_test_on_two_queries():
 def test_write_report_writes_the_table_in_four_forms(tmp_path):
     import csv
 
-    from lsr.eval.report import markdown_table, report_rows, write_report
     from lsr.eval.references import source
+    from lsr.eval.report import markdown_table, report_rows, write_report
 
     results = [beir_result("scifact", "bm25", [0.5, 0.6], some_costs(1.0)),
                beir_result("scifact", "m", [0.7, 0.9], some_costs(10.0)),
@@ -271,10 +271,11 @@ def test_the_near_dense_warning_gives_the_average_and_the_share_of_the_vocabular
 
 def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
     from lsr.data import Document
-    from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
     from lsr.indexing.layout import part_paths
+    from lsr.indexing.vectors import VECTORS_INFO, encode_corpus
     from lsr.models import load_encoder
-    from tests.conftest import make_tiny_mlm
+
+    from helpers import make_tiny_mlm
 
     encoder = load_encoder(make_tiny_mlm(tmp_path / "mlm", ["heart", "liver"]))
     folder = tmp_path / "not" / "yet" / "vectors"
@@ -308,8 +309,8 @@ def test_pruning_applies_its_own_top_k_and_threshold_to_documents_and_to_queries
 
 def test_index_mb_counts_every_file_under_the_lucene_folder_in_mib(tmp_path):
     """Files in sub-folders count; files of the index folder outside lucene/ (vectors, metadata) do not."""
-    from lsr.indexing.layout import LUCENE_DIR
     from lsr.eval.cost import index_mb
+    from lsr.indexing.layout import LUCENE_DIR
 
     (tmp_path / LUCENE_DIR / "sub").mkdir(parents=True)
     (tmp_path / LUCENE_DIR / "_0.cfs").write_bytes(b"\0" * 2**20)

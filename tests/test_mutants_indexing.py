@@ -16,16 +16,16 @@ import pytest
 
 from lsr.data import Query, read_corpus
 from lsr.errors import LsrError
-from lsr.lucene import bulk
 from lsr.indexing.build import BuildReport, build_bm25_index, build_impact_index
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
+from lsr.lucene import bulk
 from lsr.lucene.writers import ImpactStats, check_vocab_terms, count_docs
+from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
-from lsr.models import load_encoder
 from lsr.sparse import SparseVectors
-from tests.conftest import cut_beir, error_of, write_beir
+
+from helpers import cut_beir, error_of, write_beir
 
 NUM_DOCS = 40
 SCALE = 37.0
@@ -567,9 +567,9 @@ def sharded_impact(tmp_path_factory, impact, encoder) -> Path:
 
 def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(impact, sharded_impact, encoder, queries,
                                                                         tmp_path):
-    from lsr.search.sharded import ShardedSearcher
-    from lsr.search.backends import SearchBackend
     from lsr.indexing.seismic import SeismicParams
+    from lsr.search.backends import SearchBackend
+    from lsr.search.sharded import ShardedSearcher
 
     single = SearchBackend().open(impact, encoder, threads=3)
     assert type(single) is LuceneSearcher and single.encoder is encoder and single.threads == 3
@@ -582,8 +582,8 @@ def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(impact,
         lambda: SearchBackend("seismic").open(sharded_impact, encoder))
     assert "--ray searches a sharded index" in error_of(lambda: SearchBackend(ray="auto").open(impact, encoder))
     pytest.importorskip("seismic")
-    from lsr.search.seismic import SeismicSearcher
     from lsr.indexing.seismic import build_seismic_index
+    from lsr.search.seismic import SeismicSearcher
 
     copy = Path(shutil.copytree(impact, tmp_path / "with-seismic"))
     build_seismic_index(copy, SeismicParams(n_postings=100_000, summary_energy=1.0), threads=1)
@@ -601,7 +601,7 @@ TINY_PRUNING = Pruning(doc_top_k=3)
 
 @pytest.fixture(scope="module")
 def tiny_mlm(tmp_path_factory) -> Path:
-    from tests.conftest import make_tiny_mlm
+    from helpers import make_tiny_mlm
 
     return make_tiny_mlm(tmp_path_factory.mktemp("mut-mlm") / "mlm", TINY_WORDS)
 
@@ -791,8 +791,8 @@ def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(impact, 
 
 
 def test_a_sharded_index_of_one_shard_is_searched_as_its_single_index(impact, encoder, queries, tmp_path):
-    from lsr.search.sharded import ShardedSearcher
     from lsr.indexing.sharded import shard_index
+    from lsr.search.sharded import ShardedSearcher
 
     shard_index(impact, tmp_path / "one", num_shards=1, encoder=encoder, progress=False)
     with ShardedSearcher(tmp_path / "one", encoder) as one:
@@ -802,10 +802,10 @@ def test_a_sharded_index_of_one_shard_is_searched_as_its_single_index(impact, en
 def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(tmp_path, encoder, splade_tiny):
     """2500 one-term documents in 2 shards, the first shard's impacts all higher: the top 2000 take 1250
     hits from one shard; `search` returns 1000 hits by default, `search_one` 10."""
-    from lsr.search.sharded import ShardedSearcher
+    from lsr.indexing.layout import part_path
     from lsr.indexing.sharded import build_sharded_index
     from lsr.indexing.vectors import check_vectors_info
-    from lsr.indexing.layout import part_path
+    from lsr.search.sharded import ShardedSearcher
 
     n, half, term = 2500, 1250, encoder.vocab.index("cell")
     ids = [f"d{i:04d}" for i in range(n)]
@@ -848,8 +848,8 @@ def test_merged_shard_runs_rank_and_score_as_one_index():
 def test_merged_scores_of_long_tied_runs_are_printed_as_java_prints_them():
     """Over 19,532 hits tied at a score in [2^16, 2^17) step down to x.9765625 (float32), a 6-decimal
     rounding tie that Java's %f rounds half up (the 6th digit even: round-half-even would differ)."""
-    from lsr.search.merge import run_scores
     from lsr.lucene import jvm
+    from lsr.search.merge import run_scores
 
     java = jvm.bulk_searcher_class()
     for score in (65537, 99999, 131071):
@@ -932,8 +932,8 @@ def test_shard_groups_split_the_files_nearest_the_even_split_points():
 
 
 def test_a_sharded_manifest_reads_back_and_names_what_is_wrong(sharded_impact, tmp_path):
-    from lsr.indexing.sharded import SHARDED_INFO_FILE
     from lsr.indexing.layout import ShardedIndexInfo
+    from lsr.indexing.sharded import SHARDED_INFO_FILE
 
     manifest = ShardedIndexInfo.read(sharded_impact)
     assert manifest.format_version == 1 and [shard.folder for shard in manifest.shards] == ["shard-00000",
@@ -958,9 +958,8 @@ def test_a_sharded_manifest_reads_back_and_names_what_is_wrong(sharded_impact, t
 
 def test_a_sharded_build_from_vectors_records_no_corpus_runs_here_and_refuses_to_overwrite(
         tiny_build, tiny_mlm, tmp_path, monkeypatch):
-    import lsr.indexing.sharded as shards
-
     import lsr.distributed.shards as ray_shards
+    import lsr.indexing.sharded as shards
 
     def no_ray(*args, **kwargs):
         raise AssertionError("a build not asked to use Ray used it")

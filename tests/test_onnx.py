@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from lsr.models import load_encoder
-from tests.conftest import error_of, make_tiny_mlm
+
+from helpers import error_of, make_tiny_mlm
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

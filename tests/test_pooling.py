@@ -9,7 +9,8 @@ from torch import nn
 
 from lsr.models import load_encoder
 from lsr.models.pooling import SpladePooling, defer_head, head_max
-from tests.conftest import make_tiny_mlm, model_logits
+
+from helpers import make_tiny_mlm, model_logits
 
 SPANS = [(1, 6), (0, 3), (2, 7)]
 

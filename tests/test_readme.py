@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from lsr.cli.main import cli
 from lsr.cli.reference import page
-from tests.conftest import write_beir
+
+from helpers import write_beir
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -21,16 +21,17 @@ from scipy.stats import ttest_ind, ttest_rel
 
 import lsr.eval.latency as latency_module
 from lsr.data import Query, read_corpus
+from lsr.eval.cost import cost_stats, index_mb
 from lsr.eval.latency import measure_latency
 from lsr.eval.report import COSTS, markdown_table, report_rows
 from lsr.eval.significance import paired_t_test
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.layout import LUCENE_DIR
 from lsr.lucene.jvm import jclass
-from lsr.search.lucene import LuceneSearcher
-from lsr.eval.cost import cost_stats, index_mb
 from lsr.models import Encoder, load_encoder
-from tests.conftest import write_beir
+from lsr.search.lucene import LuceneSearcher
+
+from helpers import write_beir
 
 # Every word is kept by Anserini's English analyzer as one term of its own (checked below), so
 # the BM25 index's terms are these words up to renaming. Repeats count once; d4 is blank (in the

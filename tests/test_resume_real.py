@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from lsr.cli.main import cli
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, part_paths
 from lsr.indexing.vectors import VECTORS_INFO
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR
-from tests.conftest import cut_beir, make_tiny_mlm
+
+from helpers import cut_beir, make_tiny_mlm
 
 LSR = str(Path(sys.executable).parent / "lsr")
 NUM_DOCS = 150

@@ -22,15 +22,19 @@ pytest.importorskip("seismic")
 from lsr.data import Query  # noqa: E402
 from lsr.indexing import seismic as lsr_seismic  # noqa: E402
 from lsr.indexing.build import build_bm25_index, build_impact_index  # noqa: E402
-from lsr.indexing.layout import part_paths  # noqa: E402
-from lsr.indexing.layout import VECTORS_DIR, IndexInfo  # noqa: E402
-from lsr.pruning import Pruning  # noqa: E402
+from lsr.indexing.layout import (  # noqa: E402
+    VECTORS_DIR,
+    IndexInfo,
+    part_paths,  # noqa: E402
+)
 from lsr.indexing.seismic import SEISMIC_DIR, SeismicInfo, SeismicParams, build_seismic_index
-from lsr.search.seismic import SeismicSearcher
 from lsr.models import load_encoder  # noqa: E402
+from lsr.pruning import Pruning  # noqa: E402
 from lsr.runs import Run, read_trec_run  # noqa: E402
+from lsr.search.seismic import SeismicSearcher
 from lsr.sparse import SparseVectors  # noqa: E402
-from tests.conftest import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving  # noqa: E402
+
+from helpers import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving  # noqa: E402
 
 NUM_DOCS = 150
 # Every posting kept, summaries keeping all weight; searched with every query term and a heap factor so

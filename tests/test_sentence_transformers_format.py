@@ -19,7 +19,8 @@ from lsr.models.idf import save_idf
 from lsr.models.inference_free import InferenceFreeEncoder
 from lsr.models.settings import SpladeSettings
 from lsr.models.splade import SpladeEncoder
-from tests.conftest import SHARED, make_tiny_mlm
+
+from helpers import SHARED, make_tiny_mlm
 
 WORDS = ["heart", "disease", "liver", "glucose", "the", "protein", "cells", "in", "##s"]
 TEXTS = ["heart disease", "the liver cells", "glucose in the liver in the heart", "proteins [CLS] heart heart"]

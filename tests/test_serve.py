@@ -23,10 +23,11 @@ from click.testing import CliRunner
 from lsr.cli.main import cli
 from lsr.data import Query, read_queries
 from lsr.indexing.build import build_bm25_index, build_impact_index
-from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
+from lsr.search.lucene import LuceneSearcher
 from lsr.serve import SearchService, open_indexes, parse_index_specs
-from tests.conftest import as_hits, call, cut_beir, error_of, search, serving
+
+from helpers import as_hits, call, cut_beir, error_of, search, serving
 
 EXTRA = [Query("stopwords", "the of and"), Query("emoji", "\N{GRINNING FACE} giraffe cancer"),
          Query("repeats", "cancer cancer cells")]

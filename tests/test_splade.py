@@ -13,7 +13,8 @@ from lsr.errors import LsrError
 from lsr.models import load_encoder
 from lsr.models.base import CONFIG_FILE
 from lsr.models.splade import encode_in_length_order
-from tests.conftest import model_logits
+
+from helpers import model_logits
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +197,7 @@ def test_bfloat16_precision_goes_with_torch_only(splade_tiny):
 
 def test_a_model_spec_sets_settings_on_the_command_line(tmp_path, splade_tiny, encoder):
     """`-m MODEL:precision=bfloat16` (the spec `lsr beir -m` takes) in `lsr encode`; a bad value, one line."""
-    from tests.conftest import run_cli
+    from helpers import run_cli
 
     plain = run_cli("encode", "-m", splade_tiny, "heart disease causes", "--json").output
     spec = run_cli("encode", "-m", f"{splade_tiny}:precision=bfloat16", "heart disease causes", "--json")

@@ -20,7 +20,7 @@ from lsr.training.batches import GroupSampler
 from lsr.training.config import load_config
 from lsr.training.teachers import ensemble, ranking
 
-from tests.conftest import make_tiny_mlm, write_beir
+from helpers import make_tiny_mlm, write_beir
 
 LSR = str(Path(sys.executable).parent / "lsr")
 WORDS = ["heart", "disease", "cancer", "cell", "blood", "brain", "gene", "drug", "risk", "study", "protein",

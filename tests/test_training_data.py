@@ -10,9 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, error_of, write_beir, write_exact as write
-from lsr.data import (TrainQuery, TrainTuple, content_id, read_teacher_scores, read_train_queries, read_train_tuples,
-                      write_teacher_scores)
+from lsr.data import (
+    TrainQuery,
+    TrainTuple,
+    content_id,
+    read_teacher_scores,
+    read_train_queries,
+    read_train_tuples,
+    write_teacher_scores,
+)
+
+from helpers import SHARED, error_of, write_beir
+from helpers import write_exact as write
 
 TOY = SHARED / "data" / "msmarco-sample" / "splade-toy"
 
