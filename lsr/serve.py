@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
@@ -166,18 +166,22 @@ class SearchService:
         texts, ids = self._queries(request)
         if len(texts) * request.k > MAX_HITS:
             raise HTTPException(422, f"{len(texts)} queries x k={request.k} exceed {MAX_HITS:,} hits a request")
-        searcher, timing = index.searcher, {}
+        searcher, encoder = index.searcher, index.searcher.encoder
+        timing: dict[str, float] = {}
         queries = [Query(str(i), text) for i, text in enumerate(texts)]
-        if searcher.encoder is None:
+        terms: Sequence[Mapping[str, float]] | None
+        if encoder is None:
             run = _timed(timing, "search", lambda: searcher.search(queries, request.k))
             terms = [_bm25_terms(query) for query in queries] if request.return_terms else None
         else:
             with index.encoding:
                 weights = _timed(timing, "encode", lambda: searcher.pruning.queries(
-                    searcher.encoder.encode_queries(texts, [q.id for q in queries])))
+                    encoder.encode_queries(texts, [q.id for q in queries])))
             # What LuceneSearcher.search does after encoding (LuceneSearcher.encode_queries, then the search of the
             # quantized vectors), split so that only the encoding holds the lock.
-            vectors = weights.quantize(searcher.info.scale)
+            scale = searcher.info.scale
+            assert scale is not None  # an impact index (it has a query encoder) records its scale
+            vectors = weights.quantize(scale)
             run = _timed(timing, "search", lambda: searcher.search_vectors(vectors, request.k))
             terms = _impact_terms(searcher, weights, vectors) if request.return_terms else None
         results = []
@@ -221,11 +225,13 @@ class SearchService:
             if not request.text.strip():
                 raise HTTPException(422, "text is empty")
             return [request.text], [0]
-        blank = [i for i, query in enumerate(request.queries) if not query.text.strip()]
+        queries = request.queries
+        assert queries is not None  # exactly one of text and queries is given, and text is not
+        blank = [i for i, query in enumerate(queries) if not query.text.strip()]
         if blank:
             raise HTTPException(422, f"queries[{blank[0]}].text is empty")
-        return ([query.text for query in request.queries],
-                [i if query.id is None else query.id for i, query in enumerate(request.queries)])
+        return ([query.text for query in queries],
+                [i if query.id is None else query.id for i, query in enumerate(queries)])
 
 
 def _timed(timing: dict[str, float], name: str, work: Callable[[], T]) -> T:
@@ -239,6 +245,7 @@ def _timed(timing: dict[str, float], name: str, work: Callable[[], T]) -> T:
 def _impact_terms(searcher: Searcher, weights: SparseVectors, vectors: SparseVectors) -> list[dict[str, float]]:
     """Each query's terms with the model's float weights, highest first: those searched (a weight that
     quantizes to 0 is not)."""
+    assert searcher.encoder is not None  # called for impact indexes only
     vocab = searcher.encoder.vocab
     searched = vectors.to_dicts(vocab)
     return [{term: w for term, w in floats.items() if term in kept}

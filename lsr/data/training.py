@@ -24,7 +24,7 @@ from lsr.data.beir_folder import is_beir_folder
 from lsr.data.irds import PREFIX, download_failures, load_dataset, read_irds_queries
 from lsr.data.jsonl import json_objects
 from lsr.data.lines import json_problem, located, numbered_lines, record_id
-from lsr.data.records import Document
+from lsr.data.records import Document, Query
 from lsr.data.sources import read_corpus, read_qrels, read_queries, split_for
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path
@@ -45,11 +45,9 @@ def content_id(text: str) -> str:
 # --- queries with positives ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TrainQuery:
+class TrainQuery(Query):
     """A training query and the ids of its positive documents (qrels relevance > 0), in qrels order."""
 
-    id: str
-    text: str
     positives: tuple[str, ...]
 
 

@@ -129,8 +129,8 @@ def _finished(folder: Path, plan: list[CorpusRange], part_size: int) -> set[int]
     """Shards recorded as done whose files are there and hold the planned documents; LsrError for
     parts of another corpus or part size."""
     path = folder / RANGES_FILE
-    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"part_size": part_size,
-                                                                                   "done": []}
+    recorded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
+        "part_size": part_size, "done": []}
     recorded.setdefault("part_size", recorded.get("shard_size"))  # the key's name before lsr 0.2
     if recorded["part_size"] != part_size:
         raise LsrError(f"{folder}: its parts hold {recorded['part_size']} documents each, not {part_size}; "

@@ -20,9 +20,9 @@ import hashlib
 import itertools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -38,6 +38,9 @@ from lsr.training.config import TrainConfig
 from lsr.training.retrievers import Retriever, Spec, mine_negatives
 from lsr.training.teachers import Scores, ensemble, ranking, teacher_scores
 from lsr.training.trainer import Trainer, total_steps
+
+if TYPE_CHECKING:
+    from lsr.models.inference_free import QueryWeights
 
 log = logging.getLogger(__name__)
 CALIBRATION_DOCS = 64  # training positives the decoder's starting logit threshold is set on
@@ -101,7 +104,8 @@ class Distillation:
 
     # --- stages -----------------------------------------------------------------------------------
 
-    def candidates(self, part: str, queries: Sequence[Query], positives: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+    def candidates(self, part: str, queries: Sequence[Query],
+                   positives: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         """Each query's candidates: the union of every source's top `mining.depth`, in source order."""
         pool: dict[str, list[str]] = {}
         for spec in self.sources:
@@ -245,7 +249,9 @@ class Distillation:
         data = self.config.data
         ids = {"corpus": data.corpus, "queries": data.train} if data.corpus and data.train else {}
         tuples = itertools.islice(read_train_tuples(source, **ids), limit)
-        texts, positives, candidates = {}, {}, self.tuple_candidates
+        texts: dict[str, str] = {}
+        positives: dict[str, list[str]] = {}
+        candidates = self.tuple_candidates
         for row in tuples:
             texts.setdefault(row.query_id, row.query_text)
             positives.setdefault(row.query_id, []).append(row.positive[0])
@@ -260,8 +266,11 @@ class Distillation:
 
     def student(self) -> Encoder:
         """The model to train, as the config's `model` section says (seeded: LoRA weights start the same)."""
+        from lsr.models.decoder import DecoderSpladeEncoder
+
         section = self.config.model
         torch.manual_seed(self.config.train.seed)
+        student: Encoder
         if section.kind == "inference-free":
             from lsr.models.idf import compute_idf, load_idf, load_tokenizer, save_idf
             from lsr.models.inference_free import InferenceFreeEncoder
@@ -277,15 +286,18 @@ class Distillation:
                 table = load_idf(idf_path)
             config = InferenceFreeSettings.parse(section.settings, "model.settings")
             student = InferenceFreeEncoder.from_folder(section.init, config, table=table)
-            student.network.query.weight.requires_grad_(section.trainable_idf)
+            cast("QueryWeights", student.network.query).weight.requires_grad_(section.trainable_idf)
         elif section.kind is not None and section.kind not in ("splade", "decoder-splade"):
             raise LsrError(f"model.kind {section.kind!r}: expected splade, decoder-splade or inference-free")
         else:
             student = load_encoder(section.init, **section.settings)
         if section.calibrate_postings:
             threshold = self._threshold(student, section.calibrate_postings)
+            assert isinstance(student, DecoderSpladeEncoder)  # the one kind with a threshold (`_threshold` checks)
             student.set_logit_threshold(threshold)
         if section.lora:
+            if not isinstance(student, DecoderSpladeEncoder):
+                raise LsrError(f"model.lora: a {student.kind} encoder takes no LoRA adapters (decoder-splade only)")
             student.with_lora(**section.lora)
         return student
 

@@ -22,8 +22,16 @@ class Searcher(Protocol):
 
     index_dir: Path
     info: IndexInfo
-    encoder: Encoder | None  # the query encoder of an impact index; None for BM25
-    pruning: Pruning         # the query pruning searches use
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The query encoder of an impact index; None for BM25."""
+        ...
+
+    @property
+    def pruning(self) -> Pruning:
+        """The query pruning searches use."""
+        ...
 
     @property
     def score_unit(self) -> float:

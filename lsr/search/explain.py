@@ -45,11 +45,13 @@ def explain(searcher: LuceneSearcher, text: str, doc_id: str) -> list[Contributi
 
 
 def _impact(reader, searcher: LuceneSearcher, text: str, docnum: int) -> list[Contribution]:
-    vector = searcher.pruning.queries(searcher.encoder.encode_queries([text])).quantize(searcher.info.scale)
+    encoder, scale = searcher.encoder, searcher.info.scale
+    assert encoder is not None and scale is not None  # an impact index's searcher: `explain` checked it
+    vector = searcher.pruning.queries(encoder.encode_queries([text])).quantize(scale)
     terms, weights = vector.row(0)
     found = []
     for term, weight in zip(terms.tolist(), weights.tolist()):
-        token = searcher.encoder.vocab[term]
+        token = encoder.vocab[term]
         impact = _frequency(reader, token, docnum)
         if impact:
             found.append(Contribution(token, weight, impact, weight * impact))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -45,7 +45,8 @@ class ShardSearch:
     `RayShardedSearcher`."""
 
     def __init__(self, index_dir: str, vocab: Sequence[str], threads: int | None = None) -> None:
-        self.searcher = LuceneSearcher(index_dir, Vocabulary(vocab), threads=threads)
+        # LuceneSearcher uses only the vocabulary and fingerprint of the encoder it is given.
+        self.searcher = LuceneSearcher(index_dir, cast("Encoder", Vocabulary(vocab)), threads=threads)
 
     def ready(self) -> int:
         """The shard's document count, once its searcher is set up (for a caller to wait on)."""
@@ -72,7 +73,8 @@ class ShardedSearcher:
         # Queries are encoded on the first shard's searcher: every shard records the same model, settings,
         # pruning and scale. It loads the model; it never opens its Lucene index.
         self._queries = LuceneSearcher(folders[0], encoder, pruning=pruning)
-        self.encoder = self._queries.encoder
+        assert self._queries.encoder is not None  # a sharded index is an impact index: its searcher has a model
+        self.encoder: Encoder = self._queries.encoder
         if self.encoder.fingerprint != self.info.vocab_fingerprint:
             raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint}, but the "
                            f"query encoder has {self.encoder.fingerprint}")

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,20 +77,23 @@ class Retriever:
         if self._dense is not None:
             embeddings = self.encoder.encode([q.text for q in queries], progress=progress)
             return self._dense.search(embeddings, [q.id for q in queries], k)
+        assert self._searcher is not None  # a retriever that is not dense searches a Lucene index
         return self._searcher.search(queries, k, progress=progress)
 
     def dense_scores(self, queries: Sequence[Query], pairs: dict[str, list[str]]) -> dict[str, dict[str, float]]:
         """Inner product of each (query, doc) pair in `pairs` (dense retrievers only)."""
         embeddings = self.encoder.encode([q.text for q in queries])
+        dense = self._dense
+        assert dense is not None  # only a dense retriever has an encoder
         scores = {}
         for query, row in zip(queries, embeddings):
             docs = pairs.get(query.id, [])
-            values = self._dense.embeddings_for(docs) @ row if docs else np.zeros(0)
+            values = dense.embeddings_for(docs) @ row if docs else np.zeros(0)
             scores[query.id] = dict(zip(docs, values.astype(float).tolist()))
         return scores
 
 
-def mine_negatives(retriever: Retriever, queries: Sequence[Query], positives: dict[str, Sequence[str]],
+def mine_negatives(retriever: Retriever, queries: Sequence[Query], positives: Mapping[str, Sequence[str]],
                    depth: int) -> Run:
     """Each query's top-`depth` documents that are not known positives, best first."""
     extra = max((len(p) for p in positives.values()), default=0)

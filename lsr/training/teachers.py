@@ -25,13 +25,16 @@ Scores = dict[str, dict[str, float]]
 SPARSE_DEPTH = 1000
 
 
-def teacher_scores(spec: Spec, queries: Sequence[Query], pairs: Mapping[str, Sequence[str]], *, corpus: str,
-                   doc_texts: Mapping[str, str] | None, work: Path, progress: bool = True) -> Scores:
-    """The teacher's score of every (query id, doc id) in `pairs`."""
+def teacher_scores(spec: Spec, queries: Sequence[Query], pairs: Mapping[str, Sequence[str]], *,
+                   corpus: str | None, doc_texts: Mapping[str, str] | None, work: Path,
+                   progress: bool = True) -> Scores:
+    """The teacher's score of every (query id, doc id) in `pairs`: a cross-encoder's from `doc_texts`, the
+    others' from searching `corpus`."""
     wanted = [q for q in queries if pairs.get(q.id)]
     if spec.kind == "cross":
         from lsr.models.cross_encoder import CrossEncoder
 
+        assert doc_texts is not None  # a cross-encoder scores the documents' texts
         model = CrossEncoder.from_folder(spec.target)
         text_of = {q.id: q.text for q in wanted}
         keys = [(q.id, doc) for q in wanted for doc in pairs[q.id]]
@@ -40,6 +43,7 @@ def teacher_scores(spec: Spec, queries: Sequence[Query], pairs: Mapping[str, Seq
         for (qid, doc), value in zip(keys, values.tolist()):
             scores.setdefault(qid, {})[doc] = float(value)
         return scores
+    assert corpus is not None  # every teacher but a cross-encoder searches the corpus
     retriever = Retriever(spec, corpus, work, progress=progress)
     if spec.kind == "dense":
         return retriever.dense_scores(wanted, {q.id: list(pairs[q.id]) for q in wanted})

@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from lsr.models import Encoder
 from lsr.training.batches import Group, GroupSampler
 from lsr.training.config import SCORE_SPACE_FLOPS, TrainSection
 from lsr.training.losses import flops, info_nce, kl_distillation, l1, margin_mse, quadratic_warmup
+
+if TYPE_CHECKING:
+    from lsr.models.inference_free import QueryWeights
 
 log = logging.getLogger(__name__)
 LOG_FILE = "log.jsonl"
@@ -138,7 +141,8 @@ class Trainer:
                     else margin_mse(scores, teacher))
         flat_docs = docs.reshape(-1, docs.shape[-1])
         if config.reg_d == SCORE_SPACE_FLOPS:
-            reg_d = flops(flat_docs * torch.relu(self.encoder.network.query.weight))
+            query = cast("QueryWeights", self.encoder.network.query)  # an inference-free encoder's (the config checks)
+            reg_d = flops(flat_docs * torch.relu(query.weight))
         else:
             reg_d = REGULARIZERS[config.reg_d](flat_docs)
         parts = {"rank_loss": rank, "reg_d": lambda_d * reg_d}
@@ -151,6 +155,7 @@ class Trainer:
         return parts, stats
 
     def _evaluate(self) -> dict[str, float]:
+        assert self.evaluate is not None  # called only when there is an evaluator
         network = self.encoder.network
         network.eval()
         try:
