@@ -1,4 +1,5 @@
-"""`SparseVectors`: conversions, pruning, quantization, Parquet files and validation."""
+"""`SparseVectors`: conversions, pruning (and `Pruning` of documents and queries), quantization, Parquet files
+and validation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 
 import lsr.sparse
 from lsr.errors import LsrError
-from lsr.sparse import SparseVectors
+from lsr.sparse import METADATA_KEY, SparseVectors
 
 VOCAB_SIZE = 50
 VOCAB = [f"tok{i}" for i in range(VOCAB_SIZE)]
@@ -344,3 +345,93 @@ def test_group_max_takes_the_elementwise_max_per_group():
     pooled = vectors.group_max([0, 0, 2, 1], ["x", "y", "z"])
     assert pooled.ids == ["x", "y", "z"]
     assert np.array_equal(pooled.to_scipy().toarray(), [[2, 0, 3, 0], [0, 5, 0, 0], [0, 0, 0, 0]])
+
+
+# --- four-letter vocabulary: scales, dtypes, devices and metadata --------------------------------------
+
+LETTERS = ["a", "b", "c", "d"]
+
+
+def letter_vectors() -> SparseVectors:
+    """Three vectors over LETTERS, float weights, the middle one empty."""
+    return SparseVectors.from_dicts([{"a": 0.5, "c": 1.25}, {}, {"b": 2.0, "d": 0.014}], ["x", "y", "z"], LETTERS)
+
+
+def test_concat_of_quantized_parts_keeps_their_scale():
+    quantized = letter_vectors().quantize(10.0)
+    both = SparseVectors.concat([quantized.select([0]), quantized.select([1, 2])])
+    assert both.scale == 10.0 and both.values.dtype == np.int32
+    assert both.to_dicts(LETTERS) == quantized.to_dicts(LETTERS) == [{"c": 12, "a": 5}, {}, {"b": 20}]
+
+
+def test_quantize_defaults_to_scale_100():
+    quantized = letter_vectors().quantize()
+    assert quantized.scale == 100.0
+    assert quantized.to_dicts(LETTERS) == [{"c": 125, "a": 50}, {}, {"b": 200, "d": 1}]
+
+
+def test_quantize_drops_stored_zero_weights():
+    """A weight of exactly 0 is not negative: it rounds to 0 and is dropped, like small weights."""
+    vectors = SparseVectors.from_dicts([{"a": 0.0, "b": 1.0}, {"c": 0.0}], ["x", "y"], LETTERS)
+    assert vectors.nnz_per_row().tolist() == [2, 1]
+    assert vectors.quantize(100.0).to_dicts(LETTERS) == [{"b": 100}, {}]
+
+
+def test_to_torch_gives_float32_on_the_device_asked_for():
+    quantized = letter_vectors().quantize(10.0)
+    tensor = quantized.to_torch()
+    assert tensor.dtype == torch.float32 and tensor.layout == torch.sparse_csr
+    assert quantized.to_dense_torch().dtype == torch.float32
+    assert quantized.to_dense_torch().tolist() == [[5.0, 0.0, 12.0, 0.0], [0.0] * 4, [0.0, 20.0, 0.0, 0.0]]
+    # The meta device stands in for a GPU: the tensor must land where it is asked to.
+    assert letter_vectors().to_torch(device="meta").device.type == "meta"
+    assert letter_vectors().to_dense_torch(device="meta").device.type == "meta"
+
+
+def test_from_scipy_makes_integer_counts_float_weights_without_a_scale():
+    counts = scipy.sparse.csr_matrix(np.array([[0, 2, 0, 1], [3, 0, 0, 0]], dtype=np.int64))
+    vectors = SparseVectors.from_scipy(counts, ["x", "y"])
+    assert vectors.scale is None and vectors.values.dtype == np.float32
+    assert vectors.to_dicts(LETTERS) == [{"b": 2.0, "d": 1.0}, {"a": 3.0}]
+
+
+def test_from_dicts_uses_the_ids_a_vocabulary_mapping_gives():
+    """The mapping's ids count, not its insertion order."""
+    vocab = {"d": 3, "b": 1, "a": 0, "c": 2}
+    vectors = SparseVectors.from_dicts([{"d": 1.0, "a": 2.0}], ["x"], vocab)
+    assert vectors.indices.tolist() == [0, 3] and vectors.values.tolist() == [2.0, 1.0]
+    assert vectors.vocab_size == 4
+
+
+def test_from_dicts_makes_integer_weights_float_without_a_scale():
+    vectors = SparseVectors.from_dicts([{"a": 2, "b": 1}], ["x"], LETTERS)
+    assert vectors.scale is None and vectors.values.dtype == np.float32 and vectors.values.tolist() == [2.0, 1.0]
+
+
+def test_a_vector_file_whose_lsr_metadata_lacks_vocab_size_is_refused(tmp_path):
+    table = letter_vectors().to_arrow()
+    broken = table.replace_schema_metadata({METADATA_KEY: json.dumps({"scale": None}).encode()})
+    with pytest.raises(ValueError, match="metadata lacks vocab_size"):
+        SparseVectors.from_arrow(broken)
+    pq.write_table(broken, tmp_path / "broken.parquet")
+    with pytest.raises(LsrError, match=r"broken\.parquet: not an lsr vector file \(metadata lacks vocab_size\)"):
+        SparseVectors.read_parquet(tmp_path / "broken.parquet")
+
+
+def test_a_zero_scale_is_refused():
+    """Integer impacts at scale 0 would make every score's unit (scale²) zero."""
+    with pytest.raises(ValueError, match="scale must be a positive number, got 0"):
+        SparseVectors(["x"], [0, 1], [0], np.array([3], dtype=np.int32), 4, scale=0.0)
+
+
+def test_pruning_applies_its_own_top_k_and_threshold_to_documents_and_to_queries():
+    """Each side uses both of its own settings: weights strictly above the threshold, then the top k."""
+    from lsr.pruning import Pruning
+
+    vectors = SparseVectors.from_dicts([{"a": 0.875, "b": 0.5, "c": 0.125, "d": 0.75}, {"a": 0.0625, "b": 0.25},
+                                        {"c": 0.125}], ["x", "y", "z"], LETTERS)
+    pruning = Pruning(doc_top_k=2, doc_threshold=0.375, query_top_k=1, query_threshold=0.1875)
+    assert pruning.docs(vectors).to_dicts(LETTERS) == [{"a": 0.875, "d": 0.75}, {}, {}]
+    assert pruning.queries(vectors).to_dicts(LETTERS) == [{"a": 0.875}, {"b": 0.25}, {}]
+    assert Pruning().docs(vectors).to_dicts(LETTERS) == Pruning().queries(vectors).to_dicts(LETTERS) == \
+        vectors.to_dicts(LETTERS)
