@@ -1,1 +1,1 @@
-"""The `lsr` command line (`lsr.cli.main:cli`)."""
+"""The `lsr` command line: one module per command, shared options in `options.py`, the group in `main.py`."""

@@ -129,21 +129,27 @@ def _start(heap: str | None) -> ModuleType:
 def _sigaction(sig: int, new: ctypes.Array | None = None) -> ctypes.Array:
     """The action of `sig` (raw struct sigaction bytes) before setting it to `new`, when given."""
     old = ctypes.create_string_buffer(_SIGACTION_BYTES)
+    assert _libc is not None  # set by _save_signal_handlers before any action is read
     if _libc.sigaction(sig, new, old) != 0:
         raise OSError(ctypes.get_errno(), f"sigaction({sig}) failed")
     return old
 
 
+def _handler_address(action: ctypes.Array) -> int | None:
+    """The handler's address in a raw struct sigaction (its first field)."""
+    return ctypes.c_void_p.from_buffer(action).value
+
+
 def _handler_library(action: ctypes.Array) -> str:
     """The file of the shared object holding an action's handler ('' for SIG_DFL, SIG_IGN or unknown)."""
-    address = ctypes.c_void_p.from_buffer(action).value
+    address = _handler_address(action)
 
     class DlInfo(ctypes.Structure):
         _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p), ("sname", ctypes.c_char_p),
                     ("saddr", ctypes.c_void_p)]
 
     info = DlInfo()
-    if not address or address == 1 or not _libc.dladdr(ctypes.c_void_p(address), ctypes.byref(info)):
+    if not address or address == 1 or _libc is None or not _libc.dladdr(ctypes.c_void_p(address), ctypes.byref(info)):
         return ""
     return (info.fname or b"").decode(errors="replace")
 
@@ -169,12 +175,11 @@ def keep_signal_handlers() -> None:
     `ray.init` and `ray.shutdown`, all together): call before Java runs. One sigaction call (SIGSEGV's, the
     sentinel) when nothing changed."""
     segv = _jvm_actions.get(signal.SIGSEGV)
-    if segv is None or ctypes.c_void_p.from_buffer(_sigaction(signal.SIGSEGV)).value == \
-            ctypes.c_void_p.from_buffer(segv).value:
+    if segv is None or _handler_address(_sigaction(signal.SIGSEGV)) == _handler_address(segv):
         return
     for sig, action in _jvm_actions.items():
         current = _sigaction(sig)
-        if ctypes.c_void_p.from_buffer(current).value != ctypes.c_void_p.from_buffer(action).value:
+        if _handler_address(current) != _handler_address(action):
             _sigaction(sig, action)
             log.debug("%s handler replaced (by %s): the JVM's put back", signal.Signals(sig).name,
                       _handler_library(current) or "SIG_DFL/SIG_IGN")

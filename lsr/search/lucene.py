@@ -58,8 +58,10 @@ class LuceneSearcher:
         if self.info.kind == "impact":
             from lsr.models import load_encoder
 
-            self.encoder = encoder or load_encoder(self.info.model_location(self.index_dir),
-                                                   **self.info.encoder_settings)
+            model = self.info.model_location(self.index_dir)
+            if encoder is None and model is None:
+                raise LsrError(f"{self.index_dir}: an impact index that records no model; give a query encoder")
+            self.encoder = encoder or load_encoder(model or "", **self.info.encoder_settings)
             if self.encoder.fingerprint != self.info.vocab_fingerprint:
                 raise LsrError(f"{self.index_dir}: built with vocabulary {self.info.vocab_fingerprint} "
                                f"(model {self.info.model}), but the query encoder has {self.encoder.fingerprint}")
@@ -123,7 +125,7 @@ class LuceneSearcher:
     @property
     def score_unit(self) -> float:
         """Lucene score per unit of the model's dot product: scale² for impact indexes, 1 for BM25."""
-        return self.info.scale ** 2 if self.info.kind == "impact" else 1.0
+        return self.info.scale ** 2 if self.info.kind == "impact" and self.info.scale else 1.0
 
     def prepare_query(self, text: str) -> str | SparseVectors | None:
         """What Lucene is asked for one query: the text with whitespace runs made one space (BM25) or
@@ -145,11 +147,14 @@ class LuceneSearcher:
 
     def encode_queries(self, queries: Sequence[Query], *, progress: bool = False) -> SparseVectors:
         """The quantized query vectors this impact index is searched with."""
+        encoder, scale = self.encoder, self.info.scale
+        if encoder is None or scale is None:
+            raise LsrError(f"{self.index_dir} is a BM25 index: its queries are texts, not vectors")
         texts, ids = [q.text for q in queries], [q.id for q in queries]
         if self.pruning.prunes_queries:
-            vectors = self.encoder.encode_queries(texts, ids, progress=progress)
-            return self.pruning.queries(vectors).quantize(self.info.scale)
-        return self.encoder.encode_quantized_queries(texts, ids, scale=self.info.scale, progress=progress)
+            vectors = encoder.encode_queries(texts, ids, progress=progress)
+            return self.pruning.queries(vectors).quantize(scale)
+        return encoder.encode_quantized_queries(texts, ids, scale=scale, progress=progress)
 
     def query_terms(self, queries: Sequence[Query]) -> list[set[str]]:
         """The index terms each query is searched with (analyzed tokens for BM25)."""
@@ -162,6 +167,7 @@ class LuceneSearcher:
     def _batch(self, queries: Sequence[Query], *, progress: bool) -> list[tuple[str, str]] | SparseVectors:
         """What Lucene searches for `queries`, empty ones left out: (id, text with whitespace runs made
         one space) for BM25, the quantized query vectors with terms for impact indexes."""
+        batch: list[tuple[str, str]] | SparseVectors
         if self.encoder is None:
             batch = [(q.id, " ".join(q.text.split())) for q in queries if q.text.strip()]
         else:
@@ -176,6 +182,7 @@ class LuceneSearcher:
         """A batch as lines of a TsvString topic file; impact terms repeated `weight` times."""
         if not isinstance(batch, SparseVectors):
             return [f"{query_id}\t{text}\n" for query_id, text in batch]
+        assert self.encoder is not None  # query vectors come from an impact index's encoder
         vocab, lines = self.encoder.vocab, []
         for i, query_id in enumerate(batch.ids):
             terms, weights = batch.row(i)
