@@ -1,7 +1,6 @@
-"""Command-line branches no other test reaches (issue #13, item 8): `--overwrite` and the clean-up of a
-failed build, the Lucene document-count check, unreadable index metadata, `--java-heap` reaching the JVM,
-`-q` on every verb, `search --split/--query-model/-m/--batch-size`, `eval --split` and the ir_datasets
-names of BEIR datasets."""
+"""`lsr` options end to end on a four-document BEIR folder: `--overwrite` and the clean-up of a failed
+build, blank documents, unreadable index metadata, `--java-heap` reaching the JVM, `-q` on every verb,
+`search --split/--query-model/-m/--batch-size` and `eval --split`."""
 
 from __future__ import annotations
 
@@ -13,14 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from lsr.cli.main import cli
 from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, part_paths
 from lsr.indexing.vectors import VECTORS_INFO
 from lsr.sparse import SparseVectors
 
-from helpers import make_tiny_mlm, write_beir
+from helpers import assert_one_line_error, make_tiny_mlm, run_cli, write_beir
 
 TEXTS = ["heart disease and blood pressure", "liver glucose metabolism", "protein folding in cells",
          "heart attack risk factors"]
@@ -32,20 +29,8 @@ TEST_QRELS = [("q1", "d3", 1), ("q2", "d1", 1)]
 DEV_QRELS = [("q3", "d2", 1), ("q1", "d0", 1)]
 
 
-def run_cli(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 def assert_ok(result) -> None:
     assert result.exit_code == 0, result.output + repr(result.exception)
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output + repr(result.exception)
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lsr: error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def write_corpus(path: Path, docs: list[dict]) -> Path:
@@ -158,7 +143,8 @@ def test_a_failed_impact_build_keeps_its_folder_only_when_shards_were_written(tm
 
     late = write_corpus(tmp_path / "late.jsonl", [*docs[:3], docs[0]])  # duplicate in the second shard
     out = tmp_path / "b" / "idx"
-    assert_one_line_error(run_cli("-q", "index", late, "-o", out, "-m", splade_tiny, "--shard-size", "2"), "late.jsonl:4")
+    assert_one_line_error(run_cli("-q", "index", late, "-o", out, "-m", splade_tiny, "--shard-size", "2"),
+                          "late.jsonl:4")
     assert shard_ids(out) == ["d0", "d1"] and not (out / INFO_FILE).exists()
 
     fixed = write_corpus(tmp_path / "late.jsonl", docs)
@@ -207,23 +193,7 @@ def test_resuming_with_another_model_of_the_same_vocabulary_is_refused(tmp_path,
     assert shard_ids(out) == ["d0", "d1"] and not (out / INFO_FILE).exists()
 
 
-# --- 2. Lucene's document count checked against lsr's ------------------------------------------------
-
-
-def test_a_lucene_document_count_that_differs_is_a_one_line_error(tmp_path):
-    from lsr.errors import LsrError
-    from lsr.lucene.writers import _index_collection
-
-    (tmp_path / "input").mkdir()
-    (tmp_path / "input" / "docs.jsonl").write_text(
-        "".join(json.dumps({"id": f"d{i}", "contents": text}) + "\n" for i, text in enumerate(TEXTS)))
-    args = ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator"]
-    with pytest.raises(LsrError) as caught:
-        _index_collection(tmp_path / "input", tmp_path / "lucene", len(TEXTS) + 1, 1, args)
-    assert str(caught.value) == f"{tmp_path / 'lucene'}: Lucene indexed 4 documents, expected 5"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["input"]  # no index, no temporary left
-    _index_collection(tmp_path / "input", tmp_path / "lucene", len(TEXTS), 1, args)  # the right count passes
-    assert (tmp_path / "lucene").is_dir()
+# --- 2. blank documents ------------------------------------------------------------------------------
 
 
 def test_a_document_of_control_characters_counts_as_blank(tmp_path):
@@ -436,85 +406,6 @@ def test_search_batch_size_sets_the_query_batches(tmp_path, beir, mlm_index, mlm
 @pytest.mark.parametrize("size", ["0", "-1"])
 def test_search_refuses_a_batch_size_below_one(tmp_path, beir, mlm_index, size):
     result = run_cli("search", mlm_index, beir, "-o", tmp_path / "r.trec", "--batch-size", size)
-    assert result.exit_code == 2 and f"Invalid value for '--batch-size': {size} is not in the range x>=1" in result.output
+    assert result.exit_code == 2
+    assert f"Invalid value for '--batch-size': {size} is not in the range x>=1" in result.output
     assert not (tmp_path / "r.trec").exists()
-
-
-# --- 7. ir_datasets BEIR names (registry look-ups only, nothing downloaded) --------------------------
-
-CQADUPSTACK = ["android", "english", "gaming", "gis", "mathematica", "physics", "programmers", "stats", "tex",
-               "unix", "webmasters", "wordpress"]
-# (name, corpus, queries and qrels) as BEIR evaluates them: test split, dev for msmarco, one split only
-# for the datasets ir_datasets gives no split (arguana, trec-covid, ...).
-EXPECTED_IRDS = [
-    ("scifact", "irds:beir/scifact", "irds:beir/scifact/test"),
-    ("nfcorpus", "irds:beir/nfcorpus", "irds:beir/nfcorpus/test"),
-    ("msmarco", "irds:beir/msmarco", "irds:beir/msmarco/dev"),
-    ("trec-covid", "irds:beir/trec-covid", "irds:beir/trec-covid"),
-    ("arguana", "irds:beir/arguana", "irds:beir/arguana"),
-    ("fiqa", "irds:beir/fiqa", "irds:beir/fiqa/test"),
-    ("quora", "irds:beir/quora", "irds:beir/quora/test"),
-    ("hotpotqa", "irds:beir/hotpotqa", "irds:beir/hotpotqa/test"),
-    ("dbpedia-entity", "irds:beir/dbpedia-entity", "irds:beir/dbpedia-entity/test"),
-    ("scidocs", "irds:beir/scidocs", "irds:beir/scidocs"),
-    ("nq", "irds:beir/nq", "irds:beir/nq"),
-    ("fever", "irds:beir/fever", "irds:beir/fever/test"),
-    ("climate-fever", "irds:beir/climate-fever", "irds:beir/climate-fever"),
-]
-
-
-def test_ir_datasets_beir_names_resolve_to_their_evaluation_ids(tmp_path):
-    from lsr.eval.beir_datasets import resolve_datasets
-
-    names = [name for name, _, _ in EXPECTED_IRDS]
-    found = resolve_datasets(names, tmp_path)  # an empty --data-dir: no folders there
-    assert [(d.name, d.corpus, d.queries, d.split, d.group) for d in found] == \
-        [(name, corpus, queries, None, None) for name, corpus, queries in EXPECTED_IRDS]
-
-
-def test_cqadupstack_expands_to_its_twelve_forums():
-    from lsr.eval.beir_datasets import resolve_datasets
-
-    found = resolve_datasets(["cqadupstack", "scifact"])
-    assert [(d.name, d.corpus, d.queries, d.split, d.group) for d in found] == [
-        (f"cqadupstack/{forum}", f"irds:beir/cqadupstack/{forum}", f"irds:beir/cqadupstack/{forum}", None,
-         "cqadupstack") for forum in CQADUPSTACK] + [("scifact", "irds:beir/scifact", "irds:beir/scifact/test",
-                                                      None, None)]
-
-
-def test_irds_names_and_errors():
-    from lsr.errors import LsrError
-    from lsr.eval.beir_datasets import resolve_datasets
-
-    found = resolve_datasets(["irds:beir/nfcorpus/dev"])
-    assert [(d.name, d.corpus, d.queries, d.split) for d in found] == \
-        [("beir/nfcorpus/dev", "irds:beir/nfcorpus/dev", "irds:beir/nfcorpus/dev", None)]
-    for names, message in [(["scifact", "scifact"], "named twice: scifact"),
-                           (["cqadupstack", "cqadupstack/gis"], "named twice: cqadupstack/gis"),
-                           (["cqadupstack/nope"], "unknown dataset 'cqadupstack/nope'"),
-                           (["msmarco-v2"], "unknown dataset 'msmarco-v2'")]:
-        with pytest.raises(LsrError, match=message):
-            resolve_datasets(names)
-
-
-def same_corpus(dataset) -> bool:
-    """Whether ir_datasets gives the dataset's corpus id and its queries/qrels id the same documents."""
-    import ir_datasets
-
-    corpus, judged = (ir_datasets.load(source.removeprefix("irds:")) for source in (dataset.corpus, dataset.queries))
-    return corpus.docs_handler() is judged.docs_handler()
-
-
-def test_the_corpus_is_the_one_the_qrels_judge():
-    from lsr.eval.beir_datasets import resolve_datasets
-
-    found = resolve_datasets([name for name, _, _ in EXPECTED_IRDS] + ["cqadupstack"])
-    assert [d.name for d in found if not same_corpus(d)] == []
-
-
-def test_touche_reads_the_corpus_its_qrels_judge():
-    from lsr.eval.beir_datasets import resolve_datasets
-
-    (touche,) = resolve_datasets(["webis-touche2020"])
-    assert touche.queries == "irds:beir/webis-touche2020/v2"
-    assert same_corpus(touche)

@@ -216,3 +216,25 @@ def test_a_vectors_folder_from_before_a_setting_existed_resumes_at_its_default(t
     (tmp_path / VECTORS_INFO).write_text(json.dumps(manifest))
     with pytest.raises(LsrError, match="settings.runtime: 'onnx-int8' there, 'torch' now"):
         check_vectors_info(tmp_path, encoder, "splade-tiny")
+
+
+TEXTS = ["heart disease and blood pressure", "liver glucose metabolism", "protein folding in cells",
+         "heart attack risk factors"]
+
+
+def test_a_lucene_document_count_that_differs_is_a_one_line_error(tmp_path):
+    """Lucene's document count is checked against lsr's: no index and no temporary left when they differ."""
+    from lsr.errors import LsrError
+    from lsr.lucene.writers import _index_collection
+
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "docs.jsonl").write_text(
+        "".join(json.dumps({"id": f"d{i}", "contents": text}) + "\n" for i, text in enumerate(TEXTS)))
+    args = ["-collection", "JsonCollection", "-generator", "DefaultLuceneDocumentGenerator"]
+    with pytest.raises(LsrError) as caught:
+        _index_collection(tmp_path / "input", tmp_path / "lucene", len(TEXTS) + 1, 1, args)
+    assert str(caught.value) == f"{tmp_path / 'lucene'}: Lucene indexed 4 documents, expected 5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input"]  # no index, no temporary left
+    _index_collection(tmp_path / "input", tmp_path / "lucene", len(TEXTS), 1, args)  # the right count passes
+    assert (tmp_path / "lucene").is_dir()
+
