@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from lsr.pruning import Pruning
+from lsr.sparse import SparseVectors
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"  # data and models beside the repository
 SCIFACT = SHARED / "data" / "beir" / "scifact"
 SPLADE_TINY = SHARED / "models" / "splade-tiny"
@@ -172,3 +175,77 @@ def search(port: int, body: dict) -> dict:
 def as_hits(run_hits: list[tuple[str, float]]) -> list[dict]:
     """A run's (id, score) hits as `lsr serve` answers them: [{"id": ..., "score": ...}]."""
     return [{"id": doc, "score": score} for doc, score in run_hits]
+
+
+# --- a SciFact cut indexed with splade-tiny (conftest's cut_* fixtures) -----------------------------------
+
+CUT_NUM_DOCS = 40  # SciFact's first documents in the cut, before a blank one and one of control characters
+CUT_SCALE = 37.0  # the cut's impact index quantizes weights at this scale
+CUT_PRUNING = Pruning(doc_top_k=40, query_top_k=8)  # and prunes documents and queries so
+
+
+def impacts_of(vectors: SparseVectors) -> list[dict[int, int]]:
+    """Each row of `vectors` as {term id: weight}."""
+    return [dict(zip(*(part.tolist() for part in vectors.row(i)))) for i in range(len(vectors))]
+
+
+def pruned_impacts(index: Path, top_k: int | None, scale: float) -> dict[str, dict[int, int]]:
+    """Each document's top_k largest weights (ties: lower term id) of the shards, round(weight * scale),
+    zeros dropped."""
+    from lsr.indexing.layout import VECTORS_DIR, part_paths
+
+    found = {}
+    for path in part_paths(index / VECTORS_DIR):
+        vectors = SparseVectors.read_parquet(path)
+        for i, doc_id in enumerate(vectors.ids):
+            terms, weights = vectors.row(i)
+            entries = sorted(zip(terms.tolist(), weights.tolist()), key=lambda e: (-e[1], e[0]))[:top_k]
+            found[doc_id] = {t: round(w * scale) for t, w in entries if round(w * scale)}
+    return found
+
+
+def doc_impacts(index: Path) -> dict[str, dict[int, int]]:
+    """The document impacts as the cut's impact index must hold them: the full vectors of the shards, each
+    row's doc_top_k largest weights (ties: lower term id), round(weight * scale), zeros dropped."""
+    return pruned_impacts(index, CUT_PRUNING.doc_top_k, CUT_SCALE)
+
+
+def query_impacts(encoder, text: str) -> dict[int, int]:
+    """`text`'s query vector as the cut's impact index searches it: pruned, quantized, zeros dropped."""
+    terms, weights = encoder.encode_queries([text]).row(0)
+    entries = sorted(zip(terms.tolist(), weights.tolist()), key=lambda e: (-e[1], e[0]))[:CUT_PRUNING.query_top_k]
+    return {t: round(w * CUT_SCALE) for t, w in entries if round(w * CUT_SCALE)}
+
+
+def brute_force(query: dict[int, int], docs: dict[str, dict[int, int]]) -> list[tuple[str, int]]:
+    """Every matching document's integer dot product with `query`, ranked by score then id."""
+    scores = {d: sum(query.get(t, 0) * w for t, w in impacts.items()) for d, impacts in docs.items()}
+    return sorted(((d, s) for d, s in scores.items() if s > 0), key=lambda hit: (-hit[1], hit[0]))
+
+
+def as_integers(hits):
+    """Hits whose scores are integers (within 1e-3) with the scores rounded to them."""
+    assert all(abs(score - round(score)) < 1e-3 for _, score in hits)
+    return [(doc, round(score)) for doc, score in hits]
+
+
+# --- a tiny random masked LM (fast to encode; conftest's tiny_mlm and tiny_build) ------------------------
+
+TINY_WORDS = ["heart", "disease", "liver", "glucose", "cell", "protein", "gene", "blood"]
+TINY_SCALE = 10.0  # tiny_build's scale
+TINY_PRUNING = Pruning(doc_top_k=3)  # and pruning
+
+
+def tiny_docs(count: int) -> list:
+    """`count` documents t00, t01, ... of TINY_WORDS in rotating orders."""
+    from lsr.data import Document
+
+    return [Document(f"t{i:02d}", " ".join(TINY_WORDS[i % 8:] + TINY_WORDS[:i % 8][:i % 3])) for i in range(count)]
+
+
+def every_term_query(vocab_size: int, scale: float) -> SparseVectors:
+    """One query vector "all" of weight 1 on every term of the vocabulary."""
+    import numpy as np
+
+    return SparseVectors(["all"], np.array([0, vocab_size]), np.arange(vocab_size), np.ones(vocab_size, np.int64),
+                         vocab_size, scale=scale)

@@ -4,10 +4,13 @@
 run file: the same documents, the same scores (Anserini's tie adjustment and 6-decimal printing
 included), in the same order, ties included; for BM25 and impact indexes, k below and above the number
 of matching documents, and queries that match nothing.
+The bulk searcher's own duties: the garbage collector's state restored, Java calls split by hits, the doc
+id table checked against the index.
 """
 
 from __future__ import annotations
 
+import gc
 import glob
 import json
 import logging
@@ -30,7 +33,7 @@ from lsr.models import load_encoder
 from lsr.search.lucene import LuceneSearcher
 from lsr.sparse import SparseVectors
 
-from helpers import write_beir
+from helpers import error_of, write_beir
 
 NUM_DOCS = 150
 TWINS = 40  # identical short documents: 40-way score ties (Anserini lowers each tied score by 1e-6 per rank)
@@ -327,3 +330,85 @@ def test_search_one_equals_anserinis_simple_searcher(kind, bm25_index, impact_in
         old = [(hit.docid, hit.score) for hit in searcher._simple_searcher().search(java_query, 30)]
         assert new == old, query.id
     assert isinstance(searcher._bulk, bulk.BulkSearcher)
+
+
+def test_bulk_search_restores_the_garbage_collectors_state(cut_bm25, cut_queries):
+    searcher = LuceneSearcher(cut_bm25)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        searcher.search(cut_queries, 10)
+        assert gc.isenabled()
+        gc.disable()
+        searcher.search(cut_queries, 10)
+        assert not gc.isenabled()
+    finally:
+        gc.enable() if was else gc.disable()
+    assert bulk._gc_holders == 0
+
+
+def test_bulk_search_vectors_needs_quantized_vectors_and_positive_k(cut_impact, cut_queries, cut_encoder):
+    searcher = LuceneSearcher(cut_impact)
+    java = searcher._bulk_searcher()
+    with pytest.raises(ValueError, match="quantized"):
+        java.search_vectors(cut_encoder.encode_queries([cut_queries[0].text], ["q"]), 10)
+    assert "at least 1" in error_of(lambda: bulk._chunk(0))
+    assert bulk._chunk(1) == bulk.MAX_HITS_PER_CALL and bulk._chunk(1000) == bulk.MAX_HITS_PER_CALL // 1000
+    assert bulk._chunk(bulk.MAX_HITS_PER_CALL * 3) == 1
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_bulk_searches_split_into_many_java_calls_give_the_same_run(k, cut_impact, cut_bm25, cut_queries, monkeypatch):
+    searchers = LuceneSearcher(cut_impact), LuceneSearcher(cut_bm25)
+    whole = [s.search(cut_queries, k) for s in searchers]
+    monkeypatch.setattr(bulk, "MAX_HITS_PER_CALL", 2 * k + 1)  # two queries per call, the last call shorter
+    assert [s.search(cut_queries, k) for s in searchers] == whole
+    assert all(len(hits) == k for run in whole for q, hits in run.items() if q not in ("empty", "blank"))
+
+
+def test_single_query_scores_of_the_bulk_searcher_are_anserinis_simple_searcher_floats(cut_impact, cut_queries):
+    """The reference: Anserini's SimpleImpactSearcher fed a Java map of the query (search_one's former path)."""
+    from lsr.search.lucene import _java_int_map
+
+    texts = [q.text for q in cut_queries[:-2]]
+    searcher = LuceneSearcher(cut_impact)
+    with_helper = [searcher.search_one(text, 50, raw=True) for text in texts]
+    simple = searcher._simple_searcher()
+    assert [[(hit.docid, hit.score) for hit in simple.search(_java_int_map(searcher.prepare_query(text),
+                                                                            searcher.encoder.vocab), 50)]
+            for text in texts] == with_helper
+
+
+class _JavaBytes:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def tostring(self) -> bytes:
+        return self.data
+
+
+class _JavaSearcherStandIn:
+    """Stands in for the Java BulkSearcher class (lsr.lucene.BulkSearcher) with a given doc id table."""
+
+    def __init__(self, table: bytes, max_doc: int):
+        self.table, self.max_doc = table, max_doc
+
+    def bm25(self, *args):
+        return self
+
+    def docIds(self):  # noqa: N802 (the Java method's name)
+        return _JavaBytes(self.table)
+
+    def maxDoc(self):  # noqa: N802
+        return self.max_doc
+
+
+@pytest.mark.parametrize("table, max_doc, read", [(b"a\nb\n", 3, 2), (b"a\nb\nc\n", 2, 3), (b"a\nb\nc", 2, 2)])
+def test_a_doc_id_table_that_does_not_fit_the_index_is_refused(table, max_doc, read, monkeypatch, tmp_path):
+    """BulkSearcher checks the doc id table Java sends (one id per line, a newline after each) against the
+    index's document count before mapping Lucene doc numbers to ids."""
+    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: _JavaSearcherStandIn(table, max_doc))
+    message = error_of(lambda: bulk.BulkSearcher(tmp_path, 1, bm25=("0.9", "0.4")))
+    assert message == f"{tmp_path}: read {read} doc ids for {max_doc} documents"
+    monkeypatch.setattr(bulk, "bulk_searcher_class", lambda: _JavaSearcherStandIn(b"a\nb\n", 2))
+    assert bulk.BulkSearcher(tmp_path, 1, bm25=("0.9", "0.4"))._ids.tolist() == ["a", "b"]

@@ -1,7 +1,8 @@
 """Sharded impact indexes (`lsr.indexing.sharded`) and their search (`lsr.distributed.search`): the shards of
 an index's vectors, written here, make a manifest of the whole and resume after an interruption; their merged
 top k is the single index's run, score for score and tie for tie, also for ties across shards; BM25 is not
-sharded. On a real local Ray cluster (slow): the shards written by Ray tasks and the search by one actor per
+sharded. Shard groups, builds from vectors, deep searches and the encoder or pruning given. On a real local
+Ray cluster (slow): the shards written by Ray tasks and the search by one actor per
 shard give the same.
 """
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import random
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -21,16 +24,27 @@ import pytest
 import lsr.indexing.sharded as shards
 from lsr.data import Query, read_queries
 from lsr.distributed.search import RayShardedSearcher
+from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.layout import INFO_FILE, SHARDED_INFO_FILE, IndexInfo, ShardedIndexInfo, is_sharded_index, part_paths
+from lsr.indexing.layout import (
+    INFO_FILE,
+    SHARDED_INFO_FILE,
+    VECTORS_DIR,
+    IndexInfo,
+    ShardedIndexInfo,
+    is_sharded_index,
+    part_paths,
+)
 from lsr.indexing.sharded import plan_groups, shard_index
 from lsr.lucene import jvm
 from lsr.models import load_encoder
+from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
 from lsr.search.merge import MAX_MERGED_K, run_scores
 from lsr.search.sharded import ShardedSearcher
+from lsr.sparse import SparseVectors
 
-from helpers import as_hits, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
+from helpers import as_hits, as_integers, assert_one_line_error, call, error_of, run_cli, search, serving, write_beir
 
 NUM_DOCS = 80
 PART_SIZE = 12  # 8 Parquet files
@@ -330,3 +344,141 @@ def test_lsr_index_and_search_on_ray_give_the_single_index_run(cluster, tmp_path
         searched = run_cli("search", args[0], corpus, runs[name], *args[1:])
         assert searched.exit_code == 0, searched.output
     assert runs["ray"].read_text() == runs["single"].read_text()
+
+
+def test_shard_groups_split_the_files_nearest_the_even_split_points():
+    from lsr.indexing.sharded import plan_groups
+
+    assert plan_groups([5], 1) == [range(0, 1)]
+    assert plan_groups([1, 1, 1, 10], 2) == [range(0, 3), range(3, 4)]  # split points 6.5 of 13: after 3
+    assert plan_groups([10, 1, 1, 1], 3) == [range(0, 1), range(1, 2), range(2, 4)]
+    assert plan_groups([1, 1, 1, 1, 10], 3) == [range(0, 3), range(3, 4), range(4, 5)]  # every shard a file
+
+
+def test_a_sharded_build_from_vectors_records_no_corpus_runs_here_and_refuses_to_overwrite(
+        tiny_build, tiny_mlm, tmp_path, monkeypatch):
+    import lsr.distributed.shards as ray_shards
+    import lsr.indexing.sharded as shards
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("a build not asked to use Ray used it")
+
+    monkeypatch.setattr(ray_shards, "build_on_ray", no_ray)
+    vectors, out = tiny_build[0] / VECTORS_DIR, tmp_path / "new" / "idx"
+    manifest = shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=2, progress=False)  # model loaded
+    assert manifest.index.corpus == "" and shards.ShardedIndexInfo.read(out) == manifest
+    assert [shard.num_docs for shard in manifest.shards] == [5, 7]
+    (out / "stray.txt").write_text("x")
+    encoder = load_encoder(tiny_mlm)
+    assert "already there" in error_of(lambda: shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=2,
+                                                                          encoder=encoder, progress=False))
+    assert (out / "stray.txt").exists() and shards.ShardedIndexInfo.read(out) == manifest
+    rebuilt = shards.build_sharded_index(vectors, out, tiny_mlm, num_shards=3, encoder=encoder, overwrite=True,
+                                         progress=False)
+    assert [shard.num_docs for shard in rebuilt.shards] == [5, 5, 2] and shards.ShardedIndexInfo.read(out) == rebuilt
+    (tmp_path / "empty").mkdir()
+    assert error_of(lambda: shards.build_sharded_index(tmp_path / "empty", tmp_path / "other", tiny_mlm,
+                                                       num_shards=2, encoder=encoder, progress=False)) == (
+        f"{tmp_path / 'empty'}: no Parquet vectors (part-*.parquet) to index")
+
+
+def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(cut_impact, cut_sharded, cut_encoder,
+                                                                        cut_queries, tmp_path, caplog):
+    """With its recorded model gone, a sharded index searched with an encoder given
+    loads no model; its runs, single-query hits (default 10, raw or scaled) and the empty-query warning are
+    the single index's; a query pruning given is the one used."""
+    from lsr.search.sharded import ShardedSearcher
+
+    moved = Path(shutil.copytree(cut_sharded, tmp_path / "moved"))
+    for path in [moved / "lsr-sharded-index.json", *moved.glob("*/" + INFO_FILE)]:  # the model is gone
+        raw = json.loads(path.read_text())
+        (raw["index"] if "index" in raw else raw)["model"] = "/nonexistent/splade-tiny"
+        path.write_text(json.dumps(raw))
+    assert "model not found" in str(pytest.raises(LsrError, ShardedSearcher, moved).value)
+    single = LuceneSearcher(cut_impact, cut_encoder)
+    expected = single.search(cut_queries, 30)
+    with ShardedSearcher(moved, cut_encoder) as sharded:
+        with caplog.at_level(logging.WARNING):
+            assert sharded.search(cut_queries, 30) == expected
+        warned = [r.getMessage() for r in caplog.records if r.name == "lsr.distributed.search"]
+        assert len(warned) == 1 and warned[0].startswith(f"2 of {len(cut_queries)} queries are empty")
+        for query in cut_queries[:-2]:
+            assert sharded.search_one(query.text, 5, raw=True) == single.search_one(query.text, 5, raw=True)
+            hits = sharded.search_one(query.text)
+            assert hits == single.search_one(query.text) and len(hits) == min(10, len(expected[query.id]))
+        assert max(len(hits) for hits in expected.values()) > 10
+    pruning = Pruning(query_top_k=1)
+    with ShardedSearcher(moved, cut_encoder, pruning=pruning) as pruned:
+        assert pruned.pruning == pruning
+        single_pruned = LuceneSearcher(cut_impact, cut_encoder, pruning=pruning)
+        assert pruned.search(cut_queries, 30) == single_pruned.search(cut_queries, 30) != expected
+
+
+def test_a_sharded_index_of_one_shard_is_searched_as_its_single_index(cut_impact, cut_encoder, cut_queries, tmp_path):
+    from lsr.indexing.sharded import shard_index
+    from lsr.search.sharded import ShardedSearcher
+
+    shard_index(cut_impact, tmp_path / "one", num_shards=1, encoder=cut_encoder, progress=False)
+    with ShardedSearcher(tmp_path / "one", cut_encoder) as one:
+        assert one.search(cut_queries, 30) == LuceneSearcher(cut_impact, cut_encoder).search(cut_queries, 30)
+
+
+def test_sharded_searches_deeper_than_a_thousand_hits_and_their_default_depths(tmp_path, cut_encoder, splade_tiny):
+    """2500 one-term documents in 2 shards, the first shard's impacts all higher: the top 2000 take 1250
+    hits from one shard; `search` returns 1000 hits by default, `search_one` 10."""
+    from lsr.indexing.layout import part_path
+    from lsr.indexing.sharded import build_sharded_index
+    from lsr.indexing.vectors import check_vectors_info
+    from lsr.search.sharded import ShardedSearcher
+
+    n, half, term = 2500, 1250, cut_encoder.vocab.index("cell")
+    ids = [f"d{i:04d}" for i in range(n)]
+    weights = np.where(np.arange(n) < half, 0.5 + np.arange(n) % 5 / 10, 0.1 + np.arange(n) % 3 / 10)
+    vectors = tmp_path / "vectors"
+    vectors.mkdir()
+    for part, rows in enumerate((np.arange(half), np.arange(half, n))):
+        SparseVectors([ids[i] for i in rows], np.arange(len(rows) + 1), np.full(len(rows), term), weights[rows],
+                      len(cut_encoder.vocab)).to_parquet(part_path(vectors, part))
+    check_vectors_info(vectors, cut_encoder, str(splade_tiny))
+    build_sharded_index(vectors, tmp_path / "idx", splade_tiny, num_shards=2, encoder=cut_encoder, progress=False)
+    impacts = {doc: round(w * 100) for doc, w in zip(ids, weights.tolist())}
+    expected = sorted(impacts.items(), key=lambda hit: (-hit[1], hit[0]))[:2000]
+    query = SparseVectors(["q"], np.array([0, 1]), np.array([term]), np.array([1]), len(cut_encoder.vocab), scale=100.0)
+    with ShardedSearcher(tmp_path / "idx", cut_encoder) as searcher:
+        assert as_integers(searcher.search_vectors(query, 2000)["q"]) == expected
+        assert sum(doc < ids[half] for doc, _ in expected) == half
+        assert len(searcher.search_vectors(query)["q"]) == 1000
+        assert len(searcher.search([Query("q", "cell")])["q"]) == 1000
+        assert len(searcher.search_one("cell")) == 10
+    searcher.close()  # closing again is harmless
+
+
+def test_merged_shard_runs_rank_and_score_as_one_index():
+    """Queries found in one shard only keep that shard's hits and scores; hits from several are ranked by
+    score then id and tied scores lowered as Anserini does, in float32 (a step of 1e-6 vanishes at 3e6)."""
+    from lsr.search.merge import MAX_MERGED_K, merge_runs
+
+    first = {"first": [("x", 4.0), ("y", 3.999999)], "both": [("a", 9.0), ("c", 5.0)], "big": [("p", 3e6)]}
+    second = {"both": [("b", 7.0), ("d", 5.0)], "second": [("z", 2.0)], "none": [], "big": [("o", 3e6)]}
+    merged = merge_runs([first, second], ["first", "both", "second", "none", "big"], 4)
+    assert merged == {"first": [("x", 4.0), ("y", 3.999999)], "second": [("z", 2.0)], "none": [],
+                      "both": [("a", 9.0), ("b", 7.0), ("c", 5.0), ("d", 4.999999)],
+                      "big": [("o", 3e6), ("p", 3e6)]}
+    assert merge_runs([first, second], ["both", "first"], 1) == {"both": [("a", 9.0)], "first": [("x", 4.0)]}
+    assert merge_runs([first, second], ["both"], MAX_MERGED_K)["both"] == merged["both"]
+    assert "at most 500000" in error_of(lambda: merge_runs([first], ["both"], MAX_MERGED_K + 1))
+
+
+def test_merged_scores_of_long_tied_runs_are_printed_as_java_prints_them():
+    """Over 19,532 hits tied at a score in [2^16, 2^17) step down to x.9765625 (float32), a 6-decimal
+    rounding tie that Java's %f rounds half up (the 6th digit even: round-half-even would differ)."""
+    from lsr.lucene import jvm
+    from lsr.search.merge import run_scores
+
+    java = jvm.bulk_searcher_class()
+    for score in (65537, 99999, 131071):
+        raw = np.full(25_000, score, np.float32)
+        adjusted = raw.tolist()
+        java.adjustTies(adjusted)  # in place (pyjnius copies the array back)
+        assert run_scores(raw).tolist() == list(java.asPrinted(adjusted))
+    assert run_scores(np.full(25_000, 65537, np.float32))[-1] == 65536.976563

@@ -17,15 +17,16 @@ import pytest
 from lsr.data import Query
 from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
-from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, part_paths
+from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
 from lsr.lucene import jvm
 from lsr.lucene import writers as lucene
 from lsr.lucene.jvm import jclass, jnius
+from lsr.lucene.writers import ImpactStats
 from lsr.models import load_encoder
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
 
-from helpers import write_beir
+from helpers import TINY_PRUNING, TINY_SCALE, error_of, every_term_query, pruned_impacts, write_beir
 
 NUM_DOCS = 200
 
@@ -145,3 +146,32 @@ def test_without_the_jar_a_fresh_process_fails_to_index_with_a_one_line_error(bu
     assert json.loads(out.stdout.strip().splitlines()[-1]) == \
         f"{tmp_path / 'no.jar'} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
     assert not (tmp_path / "out").exists()
+
+
+def test_the_anserini_writer_gives_the_index_and_counts_of_lsrs_indexer_which_needs_its_jar(tiny_build, tmp_path,
+                                                                                              monkeypatch):
+    from lsr.lucene import jvm
+    from lsr.lucene import writers as lucene
+
+    out, _, _ = tiny_build
+    vocab = load_encoder(IndexInfo.read(out).model_location(out)).vocab
+    shards = part_paths(out / VECTORS_DIR)
+    ours = lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "ours", pruning=TINY_PRUNING)
+    deep = tmp_path / "new" / "deeper" / "theirs"  # folders created
+    theirs = lucene.write_impact_index_with_anserini(shards, vocab, TINY_SCALE, deep, pruning=TINY_PRUNING)
+    docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
+    assert ours == theirs == ImpactStats(12, sum(not d for d in docs.values()), sum(map(len, docs.values())))
+    searcher = LuceneSearcher(out)
+    query = every_term_query(len(vocab), TINY_SCALE)
+    expected = searcher.search_vectors(query, 100)
+    for lucene_dir in (tmp_path / "ours", deep):
+        searcher.close()
+        searcher.lucene_dir = lucene_dir
+        assert searcher.search_vectors(query, 100) == expected
+    searcher.close()
+    missing = tmp_path / "lsr-lucene.jar"  # lsr's jar missing: an error, no fallback to Anserini's searchers
+    monkeypatch.setattr(jvm, "HELPER_JAR", missing)
+    message = f"{missing} is missing: build lsr's Java classes with `bash scripts/build_java.sh`"
+    assert error_of(lambda: lucene.write_impact_index(shards, vocab, TINY_SCALE, tmp_path / "no-jar",
+                                                      pruning=TINY_PRUNING)) == message
+    assert not (tmp_path / "no-jar").exists() and not list(tmp_path.glob(".no-jar*"))

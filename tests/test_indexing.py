@@ -1,26 +1,44 @@
-"""Index building and Lucene search: impact (splade-tiny) and BM25 on a SciFact cut."""
+"""Index building and Lucene search: impact (splade-tiny, a tiny random masked LM) and BM25 on SciFact cuts;
+what a build records, refuses, warns about and cleans up after a killed build."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lsr.data import read_corpus, read_queries
+from lsr.data import Query, read_corpus, read_queries
 from lsr.errors import LsrError
-from lsr.indexing.build import build_bm25_index, build_impact_index
+from lsr.indexing.build import BuildReport, build_bm25_index, build_impact_index
 from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
 from lsr.indexing.vectors import VECTORS_INFO, check_vectors_info
-from lsr.lucene.writers import count_docs
+from lsr.lucene.writers import ImpactStats, check_vocab_terms, count_docs
 from lsr.models import load_encoder
+from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher
 from lsr.sparse import SparseVectors
 
-from helpers import make_tiny_mlm, write_beir
+from helpers import (
+    CUT_NUM_DOCS,
+    CUT_PRUNING,
+    CUT_SCALE,
+    TINY_PRUNING,
+    TINY_SCALE,
+    as_integers,
+    brute_force,
+    doc_impacts,
+    error_of,
+    every_term_query,
+    make_tiny_mlm,
+    pruned_impacts,
+    tiny_docs,
+    write_beir,
+)
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +256,153 @@ def test_a_lucene_document_count_that_differs_is_a_one_line_error(tmp_path):
     _index_collection(tmp_path / "input", tmp_path / "lucene", len(TEXTS), 1, args)  # the right count passes
     assert (tmp_path / "lucene").is_dir()
 
+
+def test_build_report_rates():
+    info = IndexInfo("bm25", 12, 0, "c")
+    assert BuildReport(info, encode_seconds=2.0, encoded_docs=10, lucene_seconds=4.0).encode_docs_per_second == 5.0
+    assert BuildReport(info, encode_seconds=2.0, encoded_docs=10, lucene_seconds=4.0).lucene_docs_per_second == 3.0
+    assert BuildReport(info, encode_seconds=0.0, encoded_docs=0).encode_docs_per_second is None
+    assert BuildReport(info).lucene_docs_per_second is None
+
+
+def test_impact_metadata_counts_and_postings(cut_impact, cut_corpus, splade_tiny, cut_encoder):
+    info = IndexInfo.read(cut_impact)
+    docs = doc_impacts(cut_impact)
+    ids = [d.id for d in read_corpus(cut_corpus)]
+    assert info.kind == "impact" and info.num_docs == len(ids) == CUT_NUM_DOCS + 2
+    assert info.num_empty == sum(not d for d in docs.values()) >= 1 and not docs["blank"]
+    assert info.avg_postings_per_doc == round(sum(map(len, docs.values())) / len(ids), 2)
+    assert info.scale == CUT_SCALE and Pruning.from_dict(info.pruning) == CUT_PRUNING
+    assert info.corpus == str(cut_corpus) and info.vocab_fingerprint == cut_encoder.fingerprint
+    assert info.model == os.path.relpath(Path(splade_tiny).resolve(), cut_impact.resolve())
+    assert Path(info.model_location(cut_impact)).resolve() == Path(splade_tiny).resolve()
+    assert info.encoder_kind == cut_encoder.kind and info.encoder_settings == cut_encoder.settings
+    assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"} and all(v > 0 for v in info.speed.values())
+    assert count_docs(cut_impact / LUCENE_DIR) == len(ids) - info.num_empty
+
+
+def test_bm25_metadata_counts_blank_documents(cut_bm25, cut_corpus):
+    info = IndexInfo.read(cut_bm25)
+    assert (info.kind, info.num_docs, info.num_empty) == ("bm25", CUT_NUM_DOCS + 2, 2)
+    assert info.bm25 == {"k1": 0.9, "b": 0.4} and info.corpus == str(cut_corpus)
+    assert set(info.speed) == {"index_docs_per_s"} and info.speed["index_docs_per_s"] > 0
+    assert count_docs(cut_bm25 / LUCENE_DIR) == CUT_NUM_DOCS
+
+
+def test_a_build_is_refused_over_an_index_and_overwrite_rebuilds_from_scratch(tmp_path, cut_corpus):
+    out = tmp_path / "idx"
+    build_bm25_index(str(cut_corpus), out, k1=1.6)
+    (out / "stray.txt").write_text("x")
+    assert "already there" in error_of(lambda: build_bm25_index(str(cut_corpus), out))
+    assert IndexInfo.read(out).bm25 == {"k1": 1.6, "b": 0.4}
+    build_bm25_index(str(cut_corpus), out, overwrite=True)
+    assert IndexInfo.read(out).bm25 == {"k1": 0.9, "b": 0.4} and not (out / "stray.txt").exists()
+
+
+def test_the_warning_about_blank_documents_counts_them(tmp_path, caplog):
+    corpus = write_beir(tmp_path / "c", [{"_id": "a", "title": "", "text": "okapi"},
+                                         {"_id": "b", "title": "", "text": " "}], [], [])
+    with caplog.at_level(logging.WARNING):
+        build_bm25_index(str(corpus), tmp_path / "idx")
+    assert "1 of 2 documents have no terms" in caplog.text
+
+
+def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
+    corpus = write_beir(tmp_path / "c", [{"_id": "a", "title": "", "text": " "},
+                                         {"_id": "b", "title": "\x02", "text": ""}], [], [])
+    build_bm25_index(str(corpus), tmp_path / "idx")
+    info = IndexInfo.read(tmp_path / "idx")
+    assert (info.num_docs, info.num_empty) == (2, 2)
+    assert LuceneSearcher(tmp_path / "idx").search([Query("q", "okapi")], 10) == {"q": []}
+
+
+def test_a_hub_model_is_recorded_by_its_id_and_a_local_one_relative_to_the_index(tmp_path):
+    from lsr.indexing.build import _model_name
+
+    (tmp_path / "model").mkdir()
+    assert _model_name("org/some-model", tmp_path / "idx") == "org/some-model"
+    assert _model_name(tmp_path / "model", tmp_path / "idx") == os.path.join("..", "model")
+
+
+def test_an_impact_build_writes_the_pruning_it_records_and_times_its_steps(tiny_build):
+    out, report, elapsed = tiny_build
+    info = IndexInfo.read(out)
+    assert report.info == info and report.encoded_docs == 12
+    full = pruned_impacts(out, None, TINY_SCALE)
+    assert max(map(len, full.values())) > TINY_PRUNING.doc_top_k  # the pruning removes postings
+    docs = pruned_impacts(out, TINY_PRUNING.doc_top_k, TINY_SCALE)
+    assert info.avg_postings_per_doc == round(sum(map(len, docs.values())) / 12, 2)
+    vocab_size = len(load_encoder(info.model_location(out)).vocab)
+    hits = LuceneSearcher(out).search_vectors(every_term_query(vocab_size, TINY_SCALE), 100)["all"]
+    assert as_integers(hits) == brute_force({t: 1 for t in range(vocab_size)}, docs)
+    # each rate is over a part of the build: at least the documents over the whole build's time
+    assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"}
+    assert all(12 / elapsed <= rate for rate in info.speed.values())
+
+
+def test_a_bm25_build_times_its_indexing(tmp_path):
+    import time
+
+    corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
+    start = time.perf_counter()
+    build_bm25_index(str(corpus), tmp_path / "idx")
+    elapsed = time.perf_counter() - start
+    assert 12 / elapsed <= IndexInfo.read(tmp_path / "idx").speed["index_docs_per_s"]
+
+
+def test_a_bm25_build_killed_after_lucene_finished_is_completed_by_a_rerun(tmp_path, cut_queries):
+    """Killed once Lucene's folder is in place but before lsr-index.json: the rerun writes Lucene again
+    over it and completes the index."""
+    corpus = write_beir(tmp_path / "c", [{"_id": d.id, "title": "", "text": d.text} for d in tiny_docs(12)], [], [])
+    out = tmp_path / "idx"
+    build_bm25_index(str(corpus), out)
+    expected = LuceneSearcher(out).search([Query("q", "liver glucose")], 20)
+    (out / INFO_FILE).unlink()
+    build_bm25_index(str(corpus), out)
+    assert IndexInfo.read(out).num_docs == 12 and count_docs(out / LUCENE_DIR) == 12
+    assert LuceneSearcher(out).search([Query("q", "liver glucose")], 20) == expected != {"q": []}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "idx"] and not list(out.glob(".*"))
+
+
+def test_impact_stats_average_and_vocabulary_checks():
+    assert ImpactStats(0, 0, 0).avg_postings_per_doc == 0.0
+    assert ImpactStats(4, 1, 10).avg_postings_per_doc == 2.5
+    check_vocab_terms(["a", "b##", "[CLS]"])
+    for bad in ("", "a b", "a\tb", "\u3000"):
+        assert "cannot be a Lucene term" in error_of(lambda bad=bad: check_vocab_terms(["ok", bad]))
+
+
+def test_lucene_refusing_a_document_is_an_error_naming_the_indexing(tiny_build, tmp_path):
+    """Vectors whose term ids lie beyond the vocabulary given: Java throws while adding them."""
+    from lsr.lucene import writers as lucene
+
+    out, _, _ = tiny_build
+    message = error_of(lambda: lucene.write_impact_index(part_paths(out / VECTORS_DIR), ["[PAD]", "[UNK]"],
+                                                         TINY_SCALE, tmp_path / "lucene"))
+    assert message.startswith("Lucene indexing failed: ") and not (tmp_path / "lucene").exists()
+
+
+def test_temporaries_left_by_killed_builds_are_removed(tmp_path, cut_corpus):
+    out = tmp_path / "idx"
+    stale = [tmp_path / "idx" / f".{LUCENE_DIR}.123.tmp", tmp_path / "idx" / f".{LUCENE_DIR}-input.456.tmp"]
+    keep = tmp_path / "idx" / ".other.1.tmp"
+    for folder in [*stale, keep]:
+        folder.mkdir(parents=True)
+    build_bm25_index(str(cut_corpus), out)
+    assert not any(p.exists() for p in stale) and keep.exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([INFO_FILE, LUCENE_DIR, keep.name])
+
+
+def test_the_input_folder_a_killed_build_leaves_is_removed_by_the_next(tmp_path, cut_corpus):
+    """Anserini's input is written to a temporary folder beside the Lucene folder; one a build killed with
+    SIGKILL left (never cleaned up) is removed by the next build of that index."""
+    from lsr.lucene import writers as lucene
+
+    out = tmp_path / "idx"
+    out.mkdir()
+    left = lucene._work_folder(out / LUCENE_DIR)
+    left._finalizer.detach()  # what SIGKILL leaves: no cleanup
+    path = Path(left.name)
+    assert path.parent == out and path.is_dir()
+    build_bm25_index(str(cut_corpus), out)
+    assert not path.exists() and IndexInfo.read(out).num_docs == CUT_NUM_DOCS + 2
