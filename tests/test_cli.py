@@ -133,7 +133,8 @@ def test_global_options_work_after_the_verb(tmp_path, tiny_beir, splade_tiny, mo
     assert "doc/s" not in result.output  # -q after the verb hides the bar
     from lsr.lucene import jvm
 
-    assert jvm._heap == "3g" and "LSR_JAVA_HEAP" not in __import__("os").environ  # given to the JVM, not the environment
+    # given to the JVM, not the environment
+    assert jvm._heap == "3g" and "LSR_JAVA_HEAP" not in __import__("os").environ
     jvm.set_heap(None)
     from lsr.cli.main import hoist_global_options
 
@@ -246,7 +247,8 @@ def test_a_bm25_search_loads_neither_torch_nor_transformers(tmp_path, tiny_beir)
 
     assert run_cli("index", tiny_beir, "-o", tmp_path / "idx", "--bm25").exit_code == 0
     code = ("import sys; from lsr.cli.main import cli; sys.argv = ['lsr', '-q', 'search', sys.argv[1], '-t', 'heart'];"
-            "\ntry:\n    cli()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules, 'transformers' in sys.modules)")
+            "\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx")], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "False False", result.stdout + result.stderr
     assert "d3" in result.stdout  # the hits were printed

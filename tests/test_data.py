@@ -263,7 +263,8 @@ def _irds_home(home: Path, scifact: Path, num_docs: int = 50) -> Path:
                "scifact/queries.jsonl": (scifact / "queries.jsonl").read_text()}
     for split in ("test", "train"):
         header, *rows = (scifact / "qrels" / f"{split}.tsv").read_text().splitlines()
-        members[f"scifact/qrels/{split}.tsv"] = "\n".join([header] + [r for r in rows if r.split("\t")[1] in kept]) + "\n"
+        kept_rows = [r for r in rows if r.split("\t")[1] in kept]
+        members[f"scifact/qrels/{split}.tsv"] = "\n".join([header] + kept_rows) + "\n"
     (home / "beir" / "scifact").mkdir(parents=True)
     with zipfile.ZipFile(home / "beir" / "scifact" / "source.zip", "w") as archive:
         for name, text in members.items():

@@ -61,7 +61,8 @@ def make_model(arch: str, vocab_size: int, seed: int = 0):
 
 def make_encoder(arch: str, **settings) -> DecoderSpladeEncoder:
     tokenizer = make_tokenizer(adds_bos=arch == "llama")
-    return DecoderSpladeEncoder(make_model(arch, len(tokenizer) + 3), tokenizer, DecoderSettings(**settings), device="cpu")
+    return DecoderSpladeEncoder(make_model(arch, len(tokenizer) + 3), tokenizer, DecoderSettings(**settings),
+                                device="cpu")
 
 
 @pytest.fixture(scope="module", params=["llama", "mistral"])
@@ -144,7 +145,8 @@ def test_special_tokens_and_placeholders_get_no_weight(encoder):
 
 
 def test_batches_and_padding_do_not_change_vectors(encoder):
-    one_by_one = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=1)).encode_docs(TEXTS)
+    one_by_one = DecoderSpladeEncoder(encoder.model, encoder.tokenizer,
+                                      DecoderSettings(batch_size=1)).encode_docs(TEXTS)
     in_threes = DecoderSpladeEncoder(encoder.model, encoder.tokenizer, DecoderSettings(batch_size=4)).encode_docs(TEXTS)
     assert torch.allclose(one_by_one.to_dense_torch(), in_threes.to_dense_torch(), atol=1e-5)
 

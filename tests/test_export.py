@@ -28,7 +28,8 @@ def corpus(tmp_path_factory, mini_scifact) -> Path:
     docs = [json.loads(line) for line in open(mini_scifact / "corpus.jsonl")][:NUM_DOCS]
     docs.append({"_id": "blank", "title": "", "text": "  "})
     queries = [json.loads(line) for line in open(mini_scifact / "queries.jsonl")][:15]
-    return write_beir(tmp_path_factory.mktemp("export"), docs, queries, [(q["_id"], docs[0]["_id"], 1) for q in queries])
+    return write_beir(tmp_path_factory.mktemp("export"), docs, queries,
+                      [(q["_id"], docs[0]["_id"], 1) for q in queries])
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def lsr(*args) -> tuple[int, str]:
 
 
 def read_bulk(folder: Path) -> list[tuple[dict, dict]]:
-    lines = [json.loads(line) for path in sorted(folder.glob("bulk-*.ndjson")) for line in path.read_text().splitlines()]
+    lines = [json.loads(line) for path in sorted(folder.glob("bulk-*.ndjson"))
+             for line in path.read_text().splitlines()]
     return list(zip(lines[::2], lines[1::2]))
 
 

@@ -75,8 +75,8 @@ def impact(corpus: Path, splade_tiny: Path, encoder: Encoder) -> LuceneSearcher:
 def hand_costs(doc_terms: list[set[Any]], query_terms: list[set[Any]]) -> dict[str, float]:
     """Postings per doc / query and FLOPS = Σ_t p_q(t)·p_d(t), straight from the term sets."""
     vocabulary = set().union(*doc_terms, *query_terms)
-    flops = sum((sum(t in q for q in query_terms) / len(query_terms)) * (sum(t in d for d in doc_terms) / len(doc_terms))
-                for t in vocabulary)
+    flops = sum((sum(t in q for q in query_terms) / len(query_terms))
+                * (sum(t in d for d in doc_terms) / len(doc_terms)) for t in vocabulary)
     return {"postings_per_doc": fmean(map(len, doc_terms)), "postings_per_query": fmean(map(len, query_terms)),
             "flops": flops}
 
@@ -113,7 +113,8 @@ def folder_bytes(folder: Path) -> int:
     return sum(os.path.getsize(Path(root) / name) for root, _, names in os.walk(folder) for name in names)
 
 
-def test_index_mb_is_the_lucene_folders_bytes_in_mib(bm25: LuceneSearcher, impact: LuceneSearcher, tmp_path: Path) -> None:
+def test_index_mb_is_the_lucene_folders_bytes_in_mib(bm25: LuceneSearcher, impact: LuceneSearcher,
+                                                     tmp_path: Path) -> None:
     for searcher in (bm25, impact):
         assert index_mb(searcher.index_dir) == folder_bytes(searcher.index_dir / LUCENE_DIR) / 2**20 > 0
     lucene = tmp_path / "index" / LUCENE_DIR
@@ -277,7 +278,7 @@ def test_latency_on_a_real_index(impact: LuceneSearcher, bm25: LuceneSearcher, m
     for searcher in (impact, bm25):
         timed: list[Any] = []
         original: Callable[..., Any] = searcher.prepare_query
-        monkeypatch.setattr(searcher, "prepare_query", lambda text, _o=original: timed.append(text) or _o(text))
+        monkeypatch.setattr(searcher, "prepare_query", lambda text, _o=original, _t=timed: _t.append(text) or _o(text))
         measured = measure_latency(searcher, QUERIES, warmup=0)
         assert timed == [q.text for q in QUERIES]
         assert 0 <= measured.encode_ms <= measured.p50_ms <= measured.p99_ms

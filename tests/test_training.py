@@ -262,7 +262,8 @@ def test_training_adds_pseudo_queries_with_their_own_candidates_and_targets(tmp_
     corpus = [json.loads(line) for line in (tiny_beir / "corpus.jsonl").read_text().splitlines()]
     titled = tmp_path / "beir"
     write_beir(titled, [{**d, "title": f"{d['text'].split()[0]} {d['text'].split()[1]} study {d['_id']}"}
-                        for d in corpus], [json.loads(q) for q in (tiny_beir / "queries.jsonl").read_text().splitlines()],
+                        for d in corpus],
+               [json.loads(q) for q in (tiny_beir / "queries.jsonl").read_text().splitlines()],
                [tuple(r.split("\t")) for r in (tiny_beir / "qrels" / "train.tsv").read_text().splitlines()[1:]],
                split="train")
     (titled / "qrels" / "test.tsv").write_text((tiny_beir / "qrels" / "test.tsv").read_text())
