@@ -338,9 +338,12 @@ def test_search_split_picks_that_splits_queries(tmp_path, beir, bm25_index):
         assert set(read_run(tmp_path / f"{split}.trec")) == expected
     # q1 is in both splits: the same hits either way
     assert read_run(tmp_path / "test.trec")["q1"] == read_run(tmp_path / "dev.trec")["q1"]
-    assert_ok(run_cli("-q", "search", bm25_index, beir / "queries.jsonl", "-o", tmp_path / "all.trec",
-                      "--split", "dev"))  # a file: --split does not apply
-    assert set(read_run(tmp_path / "all.trec")) == {"q1", "q2", "q3"}
+    assert_ok(run_cli("-q", "search", bm25_index, beir / "queries.jsonl", "-o", tmp_path / "all.trec"))
+    assert set(read_run(tmp_path / "all.trec")) == {"q1", "q2", "q3"}  # a file names its own queries
+    # ... so another split than the default is a mistake there, as in training (one rule: lsr.data.sources)
+    assert_one_line_error(run_cli("-q", "search", bm25_index, beir / "queries.jsonl", "-o", tmp_path / "x.trec",
+                                  "--split", "dev"), "a split ('dev') applies to BEIR folders only")
+    assert not (tmp_path / "x.trec").exists()
 
 
 def test_eval_split_scores_against_that_splits_qrels(tmp_path, beir):

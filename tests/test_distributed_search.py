@@ -1,4 +1,5 @@
-"""Sharded impact indexes (`lsr.indexing.sharded`) and their search (`lsr.distributed.search`): the shards of
+"""Sharded impact indexes (`lsr.indexing.sharded`) and their search (`lsr.search.sharded`; on Ray:
+`lsr.distributed`): the shards of
 an index's vectors, written here, make a manifest of the whole and resume after an interruption; their merged
 top k is the single index's run, score for score and tie for tie, also for ties across shards; BM25 is not
 sharded. Shard groups, builds from vectors, deep searches and the encoder or pruning given. On a real local
@@ -400,7 +401,7 @@ def test_a_sharded_index_is_searched_with_the_encoder_and_pruning_given(cut_impa
     with ShardedSearcher(moved, cut_encoder) as sharded:
         with caplog.at_level(logging.WARNING):
             assert sharded.search(cut_queries, 30) == expected
-        warned = [r.getMessage() for r in caplog.records if r.name == "lsr.distributed.search"]
+        warned = [r.getMessage() for r in caplog.records if r.name == "lsr.search.sharded"]
         assert len(warned) == 1 and warned[0].startswith(f"2 of {len(cut_queries)} queries are empty")
         for query in cut_queries[:-2]:
             assert sharded.search_one(query.text, 5, raw=True) == single.search_one(query.text, 5, raw=True)

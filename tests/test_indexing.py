@@ -317,11 +317,11 @@ def test_a_corpus_of_blank_documents_only_gives_an_empty_index(tmp_path):
 
 
 def test_a_hub_model_is_recorded_by_its_id_and_a_local_one_relative_to_the_index(tmp_path):
-    from lsr.indexing.build import _model_name
+    from lsr.indexing.build import model_name_for
 
     (tmp_path / "model").mkdir()
-    assert _model_name("org/some-model", tmp_path / "idx") == "org/some-model"
-    assert _model_name(tmp_path / "model", tmp_path / "idx") == os.path.join("..", "model")
+    assert model_name_for("org/some-model", tmp_path / "idx") == "org/some-model"
+    assert model_name_for(tmp_path / "model", tmp_path / "idx") == os.path.join("..", "model")
 
 
 def test_an_impact_build_writes_the_pruning_it_records_and_times_its_steps(tiny_build):

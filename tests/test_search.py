@@ -311,24 +311,29 @@ def test_a_backend_opens_its_searcher_with_the_encoder_and_threads_given(cut_imp
                                                                          cut_queries, tmp_path):
     from lsr.indexing.seismic import SeismicParams
     from lsr.search.backends import SearchBackend
+    from lsr.search.open import open_searcher
     from lsr.search.sharded import ShardedSearcher
 
-    single = SearchBackend().open(cut_impact, cut_encoder, threads=3)
+    single = open_searcher(cut_impact, SearchBackend(), cut_encoder, threads=3)
+    assert open_searcher(cut_impact, encoder=cut_encoder).index_dir == Path(cut_impact)  # Lucene by default
     assert type(single) is LuceneSearcher and single.encoder is cut_encoder and single.threads == 3
-    sharded = SearchBackend().open(cut_sharded, cut_encoder, threads=3)
+    sharded = open_searcher(cut_sharded, SearchBackend(), cut_encoder, threads=3)
     assert type(sharded) is ShardedSearcher and sharded.encoder is cut_encoder
     assert [shard.searcher.threads for shard in sharded._shards] == [3, 3]
     assert sharded.search(cut_queries, 20) == single.search(cut_queries, 20)
     sharded.close()
     assert "is a sharded index, searched with Lucene: not with --backend seismic" in error_of(
-        lambda: SearchBackend("seismic").open(cut_sharded, cut_encoder))
-    assert "--ray searches a sharded index" in error_of(lambda: SearchBackend(ray="auto").open(cut_impact, cut_encoder))
+        lambda: open_searcher(cut_sharded, SearchBackend("seismic"), cut_encoder))
+    assert "--ray searches a sharded index" in error_of(
+        lambda: open_searcher(cut_impact, SearchBackend(ray="auto"), cut_encoder))
+    assert "is searched by lsr.distributed.search.open_searcher" in error_of(
+        lambda: open_searcher(cut_sharded, SearchBackend(ray="auto"), cut_encoder))
     pytest.importorskip("seismic")
     from lsr.indexing.seismic import build_seismic_index
     from lsr.search.seismic import SeismicSearcher
 
     copy = Path(shutil.copytree(cut_impact, tmp_path / "with-seismic"))
     build_seismic_index(copy, SeismicParams(n_postings=100_000, summary_energy=1.0), threads=1)
-    found = SearchBackend("seismic", query_cut=7, heap_factor=0.5).open(copy, cut_encoder, threads=3)
+    found = open_searcher(copy, SearchBackend("seismic", query_cut=7, heap_factor=0.5), cut_encoder, threads=3)
     assert type(found) is SeismicSearcher and found.encoder is cut_encoder and found.index_dir == copy
     assert (found.query_cut, found.heap_factor, found.threads) == (7, 0.5, 3)
