@@ -47,8 +47,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lsr.data import Query
 from lsr.errors import LsrError
-from lsr.search.backends import SearchBackend
 from lsr.indexing.layout import is_sharded_index, read_index_info
+from lsr.search.backends import SearchBackend
 from lsr.search.base import Searcher
 from lsr.search.open import open_searcher
 from lsr.sparse import SparseVectors

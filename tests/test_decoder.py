@@ -16,7 +16,7 @@ from lsr.errors import LsrError
 from lsr.indexing.build import build_impact_index
 from lsr.lucene.writers import check_vocab_terms
 from lsr.models import load_encoder
-from lsr.models.base import CONFIG_FILE
+from lsr.models.base import MODEL_INFO_FILE
 from lsr.models.decoder import ADAPTER_DIR, DecoderSpladeEncoder, Prompt, lucene_vocab
 from lsr.models.settings import DecoderSettings
 from lsr.search.lucene import LuceneSearcher
@@ -202,7 +202,7 @@ def test_lora_adapters_train_save_and_load(arch, tmp_path):
 
     encoder.save(tmp_path / "model")
     assert (tmp_path / "model" / ADAPTER_DIR / "adapter_config.json").is_file()
-    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    config = json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())
     assert config["kind"] == "decoder-splade"
     assert config["settings"]["lora"] == {"r": 4, "alpha": 8, "dropout": 0.5, "target_modules": ["q_proj", "v_proj"]}
     again = load_encoder(tmp_path / "model")
@@ -220,7 +220,7 @@ def test_plain_hugging_face_folder_and_settings_round_trip(tmp_path):
     encoder.model.save_pretrained(tmp_path / "hf")
     encoder.tokenizer.save_pretrained(tmp_path / "hf")
     plain = load_encoder(tmp_path / "hf")
-    assert isinstance(plain, DecoderSpladeEncoder) and plain.config.echo and plain.lora is None
+    assert isinstance(plain, DecoderSpladeEncoder) and plain.settings.echo and plain.lora is None
     encoder.save(tmp_path / "lsr")
     again = load_encoder(tmp_path / "lsr")
     assert (again.settings, again.vocab) == (encoder.settings, encoder.vocab)
@@ -298,7 +298,7 @@ def test_smollm2_from_gguf(tmp_path):
     assert all(ranked.index(term) < 100 for term in ("ĠTower", "ĠParis", "ĠFrance"))
     encoder.save(tmp_path / "model")
     again = load_encoder(tmp_path / "model")
-    assert again.config.gguf_file is None and again.fingerprint == encoder.fingerprint
+    assert again.settings.gguf_file is None and again.fingerprint == encoder.fingerprint
     assert np.allclose(again.encode_docs([text]).values, vectors.values, atol=1e-4)
 
 
@@ -328,7 +328,7 @@ def test_logit_threshold_calibration_leaves_the_asked_number_of_terms(arch, tmp_
         threshold_for_postings(encoder, TEXTS, 5)
     encoder.save(tmp_path / "model")
     again = load_encoder(tmp_path / "model")
-    assert again.config.logit_threshold == pytest.approx(threshold)
+    assert again.settings.logit_threshold == pytest.approx(threshold)
     assert np.allclose(again.encode_docs(TEXTS).values, sparse.values, atol=1e-6)
 
 
@@ -363,7 +363,7 @@ def test_float16_weights_give_vectors_close_to_float32s(arch):
 def test_float16_setting_is_saved_and_loaded(tmp_path):
     half = make_encoder("llama", dtype="float16")
     half.save(tmp_path / "model")
-    assert json.loads((tmp_path / "model" / CONFIG_FILE).read_text())["settings"]["dtype"] == "float16"
+    assert json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())["settings"]["dtype"] == "float16"
     again = load_encoder(tmp_path / "model", device="cpu")
     assert {p.dtype for p in again.model.parameters()} == {torch.float16}
     assert torch.equal(again.encode_docs(TEXTS).to_dense_torch(), half.encode_docs(TEXTS).to_dense_torch())

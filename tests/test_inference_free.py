@@ -13,7 +13,7 @@ from lsr.data import read_qrels, read_queries
 from lsr.errors import LsrError
 from lsr.eval.metrics import evaluate
 from lsr.models import load_encoder
-from lsr.models.base import CONFIG_FILE
+from lsr.models.base import MODEL_INFO_FILE
 from lsr.models.idf import load_idf
 from lsr.models.inference_free import InferenceFreeEncoder
 from lsr.models.settings import SpladeSettings
@@ -77,11 +77,11 @@ def test_repeats_count_once_and_special_tokens_never_appear(encoder, table):
 def test_blank_and_truncated_queries(encoder, table):
     vectors = encoder.encode_queries(["", "heart disease", "  "], ids=["a", "b", "c"])
     assert vectors.ids == ["a", "b", "c"] and list(vectors.nnz_per_row()) == [0, 2, 0]
-    encoder.config = encoder.config.replace(query_max_length=2)
+    encoder.settings = encoder.settings.replace(query_max_length=2)
     try:
         weights = encoder.encode_queries(["heart disease causes"]).to_dicts(encoder.vocab)[0]
     finally:
-        encoder.config = encoder.config.replace(query_max_length=64)
+        encoder.settings = encoder.settings.replace(query_max_length=64)
     assert set(weights) == {"heart", "disease"}
 
 
@@ -121,7 +121,7 @@ def assert_same_encoder(a, b):
 
 def test_save_and_load_round_trip(encoder, tmp_path):
     encoder.save(tmp_path / "model")
-    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    config = json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())
     assert config["kind"] == "inference-free"
     assert config["settings"] == {**encoder.doc_encoder.settings, "weights_file": "idf.json", "default_weight": 0.0}
     assert load_idf(tmp_path / "model" / "idf.json") == encoder.table

@@ -162,7 +162,7 @@ def assert_same_docs(a, b) -> None:
 def test_splade_layout_loads_as_splade_encoder(tmp_path, version):
     folder = splade_folder(tmp_path / "st", version)
     encoder = load_encoder(folder, doc_max_length=128)
-    assert type(encoder) is SpladeEncoder and encoder.config.doc_max_length == 128
+    assert type(encoder) is SpladeEncoder and encoder.settings.doc_max_length == 128
     direct = SpladeEncoder.from_folder(folder, SpladeSettings(doc_max_length=128))
     assert_same_docs(encoder, direct)
     assert np.allclose(encoder.encode_queries(TEXTS).to_dense_torch(), direct.encode_queries(TEXTS).to_dense_torch())
@@ -171,7 +171,7 @@ def test_splade_layout_loads_as_splade_encoder(tmp_path, version):
 def test_sum_pooling_is_a_setting(tmp_path):
     folder = splade_folder(tmp_path / "st", V6, pooling_strategy="sum")
     encoder = load_encoder(folder)
-    assert (encoder.config.pooling, encoder.config.activation) == ("sum", "relu")
+    assert (encoder.settings.pooling, encoder.settings.activation) == ("sum", "relu")
     assert_same_docs(encoder, SpladeEncoder.from_folder(folder, SpladeSettings(pooling="sum")))
 
 
@@ -213,8 +213,8 @@ def test_mlm_in_the_router_folder_and_idf_json_beside_it(tmp_path, weights_file)
 def test_settings_round_trip_through_an_lsr_folder(tmp_path):
     folder = inference_free_folder(tmp_path / "st", V6, learned_weights())
     encoder = load_encoder(folder, doc_max_length=32)
-    again = load_encoder(folder, **encoder.settings)  # what a LuceneSearcher does with an index's settings
-    assert again.settings == encoder.settings and again.doc_encoder.config.doc_max_length == 32
+    again = load_encoder(folder, **encoder.recorded_settings())  # what a LuceneSearcher does with an index's settings
+    assert again.settings == encoder.settings and again.doc_encoder.settings.doc_max_length == 32
     encoder.save(tmp_path / "lsr")
     saved = load_encoder(tmp_path / "lsr")
     assert type(saved) is InferenceFreeEncoder and np.array_equal(saved.query_weights, encoder.query_weights)

@@ -33,8 +33,9 @@ def test_pairs_split_at_top_level_commas_only():
 
 def test_model_specs_take_typed_values():
     assert parse_model_spec("models/x") == ("models/x", {})
-    assert parse_model_spec("naver/splade-v3:echo=false,doc_max_length=128,dtype=bfloat16,lora={r = 8, alpha = 16}") \
-        == ("naver/splade-v3", {"echo": False, "doc_max_length": 128, "dtype": "bfloat16", "lora": {"r": 8, "alpha": 16}})
+    spec = "naver/splade-v3:echo=false,doc_max_length=128,dtype=bfloat16,lora={r = 8, alpha = 16}"
+    assert parse_model_spec(spec) == ("naver/splade-v3", {"echo": False, "doc_max_length": 128, "dtype": "bfloat16",
+                                                          "lora": {"r": 8, "alpha": 16}})
     with pytest.raises(LsrError, match=r"m:a=1,b: expected MODEL:key=value,key=value, got 'b'"):
         parse_model_spec("m:a=1,b")
 

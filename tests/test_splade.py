@@ -11,7 +11,7 @@ import torch
 
 from lsr.errors import LsrError
 from lsr.models import load_encoder
-from lsr.models.base import CONFIG_FILE
+from lsr.models.base import MODEL_INFO_FILE
 from lsr.models.splade import encode_in_length_order
 
 from helpers import model_logits
@@ -64,11 +64,11 @@ def test_unknown_pooling_or_activation_is_refused(splade_tiny):
 def test_batching_and_length_sorting_do_not_change_vectors(encoder):
     texts = [f"document {i} about " + "protein folding " * (i % 7) for i in range(11)]
     one_batch = encoder.encode_docs(texts)
-    encoder.config = encoder.config.replace(batch_size=3)
+    encoder.settings = encoder.settings.replace(batch_size=3)
     try:
         small_batches = encoder.encode_docs(texts)
     finally:
-        encoder.config = encoder.config.replace(batch_size=32)
+        encoder.settings = encoder.settings.replace(batch_size=32)
     assert np.array_equal(one_batch.indptr, small_batches.indptr)
     assert np.array_equal(one_batch.indices, small_batches.indices)
     assert np.allclose(one_batch.values, small_batches.values, atol=1e-5)
@@ -82,14 +82,14 @@ def test_blank_texts_give_empty_vectors(encoder):
 
 def test_long_documents_are_windowed_or_truncated(encoder):
     long_text = "heart " * 50 + "zebra"
-    encoder.config = encoder.config.replace(doc_max_length=16)
+    encoder.settings = encoder.settings.replace(doc_max_length=16)
     try:
         windowed = encoder.encode_docs([long_text])
         assert "zebra" in top_terms(encoder, windowed, 0, 200)
-        encoder.config = encoder.config.replace(long_docs="first")
+        encoder.settings = encoder.settings.replace(long_docs="first")
         assert "zebra" not in top_terms(encoder, encoder.encode_docs([long_text]), 0, 200)
     finally:
-        encoder.config = encoder.config.replace(doc_max_length=256, long_docs="windows")
+        encoder.settings = encoder.settings.replace(doc_max_length=256, long_docs="windows")
     assert "zebra" not in top_terms(encoder, encoder.encode_queries(["heart " * 70 + "zebra"]), 0, 200)
 
 
@@ -100,19 +100,19 @@ def test_windows_overlap_and_are_max_pooled(encoder):
     windows = split_windows(ids, 14, 4)
     assert all(a[-4:] == b[:4] for a, b in zip(windows, windows[1:])) and windows[-1][-1] == ids[-1]
     texts = [encoder.tokenizer.decode(w) for w in windows]
-    encoder.config = encoder.config.replace(doc_max_length=16, window_overlap=4)
+    encoder.settings = encoder.settings.replace(doc_max_length=16, window_overlap=4)
     try:
         pooled = encoder.encode_docs([encoder.tokenizer.decode(ids)]).to_dense_torch()[0]
-        encoder.config = encoder.config.replace(long_docs="first")
+        encoder.settings = encoder.settings.replace(long_docs="first")
         separately = encoder.encode_docs(texts).to_dense_torch()
     finally:
-        encoder.config = encoder.config.replace(doc_max_length=256, long_docs="windows", window_overlap=64)
+        encoder.settings = encoder.settings.replace(doc_max_length=256, long_docs="windows", window_overlap=64)
     assert torch.allclose(pooled, separately.max(dim=0).values, atol=1e-5)
 
 
 def test_save_and_load_round_trip(encoder, tmp_path):
     encoder.save(tmp_path / "model")
-    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    config = json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())
     assert config["kind"] == "splade"
     again = load_encoder(tmp_path / "model")
     assert again.fingerprint == encoder.fingerprint
@@ -121,7 +121,7 @@ def test_save_and_load_round_trip(encoder, tmp_path):
 
 
 def test_overrides_replace_saved_settings(splade_tiny):
-    assert load_encoder(splade_tiny, query_max_length=8, batch_size=None).config.query_max_length == 8
+    assert load_encoder(splade_tiny, query_max_length=8, batch_size=None).settings.query_max_length == 8
 
 
 @pytest.mark.parametrize("make, message", [
@@ -129,7 +129,7 @@ def test_overrides_replace_saved_settings(splade_tiny):
     (lambda p: p, "not a model folder"),
     (lambda p: (p / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}') and p,
      "unsupported model"),
-    (lambda p: (p / CONFIG_FILE).write_text("{broken") and p, "not a valid lsr model config"),
+    (lambda p: (p / MODEL_INFO_FILE).write_text("{broken") and p, "not a valid lsr model config"),
 ])
 def test_bad_model_folders_give_one_line_errors(tmp_path, make, message):
     with pytest.raises(LsrError, match=message) as info:
@@ -249,9 +249,9 @@ def test_overlapped_encoding_gives_the_same_vectors(encoder, monkeypatch):
     plain = encoder.encode_docs(texts)
     real = splade.encode_in_length_order
     monkeypatch.setattr(splade, "encode_in_length_order", lambda *a, **k: real(*a, **{**k, "overlap": True}))
-    encoder.config = encoder.config.replace(batch_size=3)
+    encoder.settings = encoder.settings.replace(batch_size=3)
     try:
         ahead = encoder.encode_docs(texts)
     finally:
-        encoder.config = encoder.config.replace(batch_size=32)
+        encoder.settings = encoder.settings.replace(batch_size=32)
     assert np.array_equal(plain.indices, ahead.indices) and np.allclose(plain.values, ahead.values, atol=1e-5)

@@ -347,7 +347,7 @@ def test_decoder_student_starts_at_the_calibrated_logit_threshold(tmp_path, tiny
     expected = threshold_for_postings(untrained, list(positives.values()), 5)
     assert 0 < expected
     trained = load_encoder(tmp_path / "out" / "model")
-    assert trained.config.logit_threshold == pytest.approx(expected) and trained.lora["r"] == 2
+    assert trained.settings.logit_threshold == pytest.approx(expected) and trained.lora["r"] == 2
     untrained.set_logit_threshold(expected)
     assert len(untrained.encode_docs(list(positives.values())).values) == 5 * len(positives)
 

@@ -44,7 +44,7 @@ def test_encode_corpus_makes_its_folder_and_records_the_manifest(tmp_path):
     assert (stats.num_docs, stats.encoded_now) == (3, 3)
     assert [SparseVectors.read_parquet(p).ids for p in part_paths(folder)] == [["a", "b"], ["c"]]
     assert json.loads((folder / VECTORS_INFO).read_text()) == {
-        "model": "mlm", "encoder_kind": encoder.kind, "settings": json.loads(json.dumps(encoder.settings)),
+        "model": "mlm", "encoder_kind": encoder.kind, "settings": json.loads(json.dumps(encoder.recorded_settings())),
         "vocab_fingerprint": encoder.fingerprint}
 
 

@@ -30,10 +30,10 @@ def beir(models: tuple[str, ...], datasets: str, data_dir: str | None, out: str,
     Every stage is cached under OUT: rerunning after a kill, or with one more model, does only
     what is missing.
     """
-    from lsr.pipelines.beir import run_beir, systems_for
     from lsr.eval.beir_datasets import resolve_datasets
     from lsr.eval.metrics import parse_measures
     from lsr.eval.report import write_report
+    from lsr.pipelines.beir import run_beir, systems_for
 
     measures = measures or DEFAULT_MEASURES
     parse_measures(measures)

@@ -9,6 +9,7 @@ import click
 
 from lsr.cli.options import split_for
 
+
 @click.command("eval")
 @click.argument("run_file", type=click.Path(dir_okay=False))
 @click.argument("qrels")
@@ -21,8 +22,8 @@ def eval_(run_file: str, qrels: str, split: str, measures: tuple[str, ...], json
     """Evaluate RUN_FILE against QRELS (BEIR folder, qrels file or irds:ID)."""
     from lsr.data import read_qrels
     from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, format_table
-    from lsr.runs import read_trec_run
     from lsr.fileio import write_text_atomic
+    from lsr.runs import read_trec_run
 
     result = evaluate(read_trec_run(run_file), read_qrels(qrels, split_for(qrels, split)),
                       measures or DEFAULT_MEASURES)

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import click
 
-from lsr.cli.options import (MODEL_SETTING, backend_options, output_options, output_path, search_backend,
-                             show_progress, split_for)
+from lsr.cli.options import (
+    MODEL_SETTING,
+    backend_options,
+    output_options,
+    output_path,
+    search_backend,
+    show_progress,
+    split_for,
+)
 from lsr.errors import LsrError
 from lsr.search.backends import SearchBackend
+
 
 @click.command()
 @click.argument("index_dir", metavar="INDEX", type=click.Path(file_okay=False))
@@ -82,7 +90,7 @@ def _searcher(index_dir: str, model: str | None, batch_size: int | None, threads
 
     searcher = open_searcher(index_dir, backend, encoder, threads=threads)
     if searcher.encoder is not None and batch_size:
-        searcher.encoder.config = searcher.encoder.config.replace(batch_size=batch_size)
+        searcher.encoder.settings = searcher.encoder.settings.replace(batch_size=batch_size)
     return searcher
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lsr.errors import LsrError
-from lsr.search.backends import BACKENDS, DEFAULT_HEAP_FACTOR, DEFAULT_QUERY_CUT, SearchBackend
 from lsr.indexing.seismic import SeismicParams
 
 DEFAULTS = SeismicParams()

@@ -7,8 +7,16 @@ file and line; corpora are streamed, never held in memory.
 
 from lsr.data.records import Document, Query
 from lsr.data.sources import read_corpus, read_qrels, read_queries
-from lsr.data.training import (TrainQuery, TrainTuple, content_id, pseudo_queries, read_teacher_scores,
-                               read_train_queries, read_train_tuples, write_teacher_scores)
+from lsr.data.training import (
+                               TrainQuery,
+                               TrainTuple,
+                               content_id,
+                               pseudo_queries,
+                               read_teacher_scores,
+                               read_train_queries,
+                               read_train_tuples,
+                               write_teacher_scores,
+)
 
 __all__ = ["Document", "Query", "TrainQuery", "TrainTuple", "content_id", "pseudo_queries", "read_corpus", "read_qrels",
            "read_queries", "read_teacher_scores", "read_train_queries", "read_train_tuples",

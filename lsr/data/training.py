@@ -20,7 +20,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lsr.data.beir_folder import is_beir_folder
 from lsr.data.irds import PREFIX, download_failures, load_dataset, read_irds_queries
 from lsr.data.jsonl import json_objects
 from lsr.data.lines import json_problem, located, numbered_lines, record_id

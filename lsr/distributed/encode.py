@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from lsr.distributed.session import ray_session, worker_errors
 from lsr.distributed.ranges import CorpusRange, plan_ranges, read_range
+from lsr.distributed.session import ray_session, worker_errors
 from lsr.errors import LsrError
 from lsr.fileio import write_text_atomic
-from lsr.indexing.vectors import DEFAULT_PART_SIZE, EncodeStats, check_vectors_info, warn_if_near_dense
 from lsr.indexing.layout import part_path, part_paths
+from lsr.indexing.vectors import DEFAULT_PART_SIZE, EncodeStats, check_vectors_info, warn_if_near_dense
 from lsr.models import Encoder
 
 if TYPE_CHECKING:
@@ -147,7 +147,8 @@ def _finished(folder: Path, plan: list[CorpusRange], part_size: int) -> set[int]
                 log.warning("%s: recorded as done but missing: encoding it again", part_file)
                 continue
             ids = pq.read_table(part_file, columns=["id"]).column("id").to_pylist()
-            if len(ids) != corpus_range.stop - corpus_range.start or ids[0] != corpus_range.first_id or ids[-1] != corpus_range.last_id:
+            if (len(ids) != corpus_range.stop - corpus_range.start or ids[0] != corpus_range.first_id
+                    or ids[-1] != corpus_range.last_id):
                 raise LsrError(f"{part_file}: the corpus changed since this part was written (ids differ near "
                                f"document {corpus_range.start + 1}); use a new output folder or --overwrite")
             done.add(corpus_range.index)

@@ -23,8 +23,8 @@ LINE_FORMATS = (".jsonl", ".tsv")
 
 @dataclass(frozen=True)
 class CorpusRange:
-    """Documents `start` to `stop` (0-based, stop excluded, in corpus order) of range `index` (vector part `index`): the file's
-    bytes `offset` to `end`, from the document `first_id` to `last_id`."""
+    """Documents `start` to `stop` (0-based, stop excluded, in corpus order) of range `index` (it makes vector
+    part `index`): the file's bytes `offset` to `end`, from the document `first_id` to `last_id`."""
 
     index: int
     start: int
@@ -81,7 +81,8 @@ def read_range(corpus: str, corpus_range: CorpusRange) -> list[Document]:
         # A leading blank line keeps a range's first line from being read as the file's first (whose BOM is dropped).
         piece.write_bytes(data if corpus_range.offset == 0 else b"\n" + data)
         docs = list(read_corpus(str(piece)))
-    if len(docs) != corpus_range.stop - corpus_range.start or docs[0].id != corpus_range.first_id or docs[-1].id != corpus_range.last_id:
+    if (len(docs) != corpus_range.stop - corpus_range.start or docs[0].id != corpus_range.first_id
+            or docs[-1].id != corpus_range.last_id):
         raise LsrError(f"{corpus}: the corpus changed while it was being encoded (documents "
                        f"{corpus_range.start + 1} to {corpus_range.stop} differ); rerun the command")
     return docs

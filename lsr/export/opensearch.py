@@ -25,8 +25,7 @@ import numpy as np
 
 from lsr.errors import LsrError
 from lsr.fileio import atomic_path, write_text_atomic
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import VECTORS_DIR, IndexInfo
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo, part_paths
 from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 

@@ -15,12 +15,11 @@ from pathlib import Path
 from lsr.data import Document, read_corpus
 from lsr.data.sources import count_documents
 from lsr.errors import LsrError
+from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
 from lsr.indexing.vectors import DEFAULT_PART_SIZE, encode_corpus
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, VECTORS_DIR, IndexInfo
 from lsr.lucene.writers import ImpactStats, write_bm25_index, write_impact_index
-from lsr.pruning import Pruning
 from lsr.models import Encoder, load_encoder
+from lsr.pruning import Pruning
 
 log = logging.getLogger(__name__)
 DEFAULT_SCALE = 100.0
@@ -78,7 +77,7 @@ def impact_index_info(impact: ImpactStats, *, corpus: str, model_name: str, enco
     """The metadata of an impact index of `impact`'s vectors, encoded by `encoder` (its model named
     `model_name` as seen from the index folder), quantized with `scale` and pruned by `pruning`."""
     return IndexInfo(kind="impact", num_docs=impact.num_docs, num_empty=impact.num_empty, corpus=corpus,
-                     model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.settings,
+                     model=model_name, encoder_kind=encoder.kind, encoder_settings=encoder.recorded_settings(),
                      vocab_fingerprint=encoder.fingerprint, scale=scale,
                      avg_postings_per_doc=round(impact.avg_postings_per_doc, 2), pruning=pruning.to_dict())
 

@@ -31,10 +31,25 @@ from tqdm.auto import tqdm
 
 from lsr.data.sources import count_documents
 from lsr.errors import LsrError
-from lsr.indexing.build import DEFAULT_SCALE, check_not_built, impact_index_info, model_name_for, readable_corpus, warn_empty
-from lsr.indexing.layout import INFO_FILE, LUCENE_DIR, SHARDED_INFO_FILE, VECTORS_DIR, IndexInfo, ShardedIndexInfo, ShardEntry
+from lsr.indexing.build import (
+    DEFAULT_SCALE,
+    check_not_built,
+    impact_index_info,
+    model_name_for,
+    readable_corpus,
+    warn_empty,
+)
+from lsr.indexing.layout import (
+    INFO_FILE,
+    LUCENE_DIR,
+    SHARDED_INFO_FILE,
+    VECTORS_DIR,
+    IndexInfo,
+    ShardedIndexInfo,
+    ShardEntry,
+    part_paths,
+)
 from lsr.indexing.vectors import DEFAULT_PART_SIZE, VECTORS_INFO, check_vectors_info, encode_corpus
-from lsr.indexing.layout import part_paths
 from lsr.lucene.writers import ImpactStats, check_vocab_terms, write_impact_index
 from lsr.models import Encoder, load_encoder
 from lsr.pruning import Pruning

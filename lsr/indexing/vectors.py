@@ -9,6 +9,7 @@ corpus and encodes only the rest, so every document ends up exactly once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -72,8 +73,7 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
                 break
             end = num_docs + len(batch)
             # Model batches hold texts or windows of texts, longest first: count them, up to the part's end.
-            with _after_model_batches(encoder.network, lambda rows: bar.update(min(rows, end - bar.n)),
-                                      enabled=progress):
+            with _after_model_batches(encoder.network, functools.partial(_advance, bar, end), enabled=progress):
                 vectors = encoder.encode_docs([d.full_text() for d in batch], [d.id for d in batch])
             if encoded_now == 0:
                 _warn_if_near_dense(vectors, folder)
@@ -82,6 +82,11 @@ def encode_corpus(docs: Iterable[Document], encoder: Encoder, folder: str | Path
             bar.update(end - bar.n)
         bar.total = num_docs  # a line count can be a little off (blank lines): end at 100 %
     return EncodeStats(num_docs, encoded_now, time.perf_counter() - start)
+
+
+def _advance(bar: tqdm, end: int, rows: int) -> None:
+    """Move `bar` on by `rows`, not past `end`."""
+    bar.update(min(rows, end - bar.n))
 
 
 @contextmanager
@@ -122,7 +127,7 @@ def check_vectors_info(folder: Path, encoder: Encoder, model_name: str) -> None:
     """Write `folder`'s vectors info (model, encoder kind, settings, vocabulary), or refuse a folder whose
     vectors info names another model or other settings. A setting the vectors info lacks (one added to lsr
     after the folder was written) counts as its default."""
-    info = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.settings,
+    info = {"model": model_name, "encoder_kind": encoder.kind, "settings": encoder.recorded_settings(),
             "vocab_fingerprint": encoder.fingerprint}
     path = folder / VECTORS_INFO
     if path.exists():
@@ -140,7 +145,7 @@ def check_vectors_info(folder: Path, encoder: Encoder, model_name: str) -> None:
 
 def _defaults(encoder: Encoder) -> dict:
     """The default value of each of the encoder's settings that has one, as JSON values."""
-    return json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(encoder.config)
+    return json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(encoder.settings)
                                   if f.default is not dataclasses.MISSING}))
 
 

@@ -1,4 +1,4 @@
-"""The `Encoder` interface and the model-folder config that names an encoder's kind."""
+"""The `Encoder` interface and a model folder's `lsr.json` (`ModelInfo`: the encoder's kind and settings)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from lsr.sparse import SparseVectors
 if TYPE_CHECKING:
     import torch
 
-CONFIG_FILE = "lsr.json"
+MODEL_INFO_FILE = "lsr.json"
 
 
 @dataclass
-class EncoderConfig:
+class ModelInfo:
     """What `lsr.json` in a model folder holds: the encoder kind and its settings."""
 
     kind: str
@@ -32,12 +32,12 @@ class EncoderConfig:
     format_version: int = 1
 
     def save(self, folder: str | Path) -> None:
-        write_text_atomic(Path(folder) / CONFIG_FILE, json.dumps(asdict(self), indent=2) + "\n")
+        write_text_atomic(Path(folder) / MODEL_INFO_FILE, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def read(cls, folder: str | Path) -> EncoderConfig | None:
-        """The folder's config, or None when it has no `lsr.json`."""
-        path = Path(folder) / CONFIG_FILE
+    def read(cls, folder: str | Path) -> ModelInfo | None:
+        """The folder's model info, or None when it has no `lsr.json`."""
+        path = Path(folder) / MODEL_INFO_FILE
         if not path.is_file():
             return None
         try:
@@ -45,7 +45,7 @@ class EncoderConfig:
             return cls(kind=raw["kind"], settings=dict(raw.get("settings", {})),
                        format_version=int(raw.get("format_version", 1)))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise LsrError(f"{path}: not a valid lsr model config ({e})") from e
+            raise LsrError(f"{path}: not a valid lsr model info file ({e})") from e
 
 
 def vocab_fingerprint(vocab: Sequence[str]) -> str:
@@ -57,14 +57,14 @@ def vocab_fingerprint(vocab: Sequence[str]) -> str:
 class Encoder(ABC):
     """Turns text into vocabulary-sized sparse vectors; queries and documents may differ.
 
-    `config` holds the typed settings of the encoder's kind. For training, `network` is the
-    `torch.nn.Module` holding every weight (what an optimizer updates and a checkpoint saves) and
-    `forward(texts, is_query=...)` the differentiable dense term weights; `encode_*` run the same
-    computation under `torch.inference_mode`, batched and sparse.
+    `settings` holds the typed settings of the encoder's kind (frozen: replaced, never changed in place).
+    For training, `network` is the `torch.nn.Module` holding every weight (what an optimizer updates and a
+    checkpoint saves) and `forward(texts, is_query=...)` the differentiable dense term weights; `encode_*`
+    run the same computation under `torch.inference_mode`, batched and sparse.
     """
 
     kind: ClassVar[str]
-    config: Settings
+    settings: Settings
 
     @property
     @abstractmethod
@@ -75,10 +75,9 @@ class Encoder(ABC):
     def fingerprint(self) -> str:
         return vocab_fingerprint(self.vocab)
 
-    @property
-    def settings(self) -> dict[str, Any]:
-        """The settings recorded in `lsr.json` and in index metadata."""
-        return self.config.to_dict()
+    def recorded_settings(self) -> dict[str, Any]:
+        """The settings as recorded in `lsr.json` and in index metadata (JSON values)."""
+        return self.settings.to_dict()
 
     @property
     @abstractmethod

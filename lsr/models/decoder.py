@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 
 from lsr.errors import LsrError
-from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.base import Encoder, ModelInfo
 from lsr.models.device import autocast, pick_device
 from lsr.models.pooling import SpladePooling, defer_head
 from lsr.models.settings import DecoderSettings
@@ -67,22 +67,22 @@ class DecoderSpladeEncoder(Encoder):
     """
 
     kind = "decoder-splade"
-    config: DecoderSettings
+    settings: DecoderSettings
 
-    def __init__(self, model: torch.nn.Module, tokenizer, config: DecoderSettings | None = None, *,
+    def __init__(self, model: torch.nn.Module, tokenizer, settings: DecoderSettings | None = None, *,
                  device: str | None = None):
-        config = config or DecoderSettings()
-        defaults = ECHO_TEMPLATES if config.echo else PLAIN_TEMPLATES
-        self.config = config.replace(query_template=config.query_template or defaults["query"],
-                                     doc_template=config.doc_template or defaults["doc"])
+        settings = settings or DecoderSettings()
+        defaults = ECHO_TEMPLATES if settings.echo else PLAIN_TEMPLATES
+        self.settings = settings.replace(query_template=settings.query_template or defaults["query"],
+                                       doc_template=settings.doc_template or defaults["doc"])
         self.device = pick_device(device)
-        self.model = model.to(device=self.device, dtype=DTYPES[config.dtype] if config.dtype else None).eval()
+        self.model = model.to(device=self.device, dtype=DTYPES[settings.dtype] if settings.dtype else None).eval()
         self.tokenizer = tokenizer
-        self.pooling = SpladePooling(config.pooling, config.activation, config.logit_threshold)
+        self.pooling = SpladePooling(settings.pooling, settings.activation, settings.logit_threshold)
         self.head = defer_head(self.model)  # None: the model returns logits
-        query_template, doc_template = self.config.query_template, self.config.doc_template
+        query_template, doc_template = self.settings.query_template, self.settings.doc_template
         assert query_template is not None and doc_template is not None  # the defaults filled them in above
-        self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, config.echo)]
+        self._pieces = {is_query: [self._token_ids(piece) for piece in _template_pieces(template, settings.echo)]
                         for is_query, template in [(True, query_template), (False, doc_template)]}
         bos = tokenizer.bos_token_id
         self._bos = [bos] if bos is not None and tokenizer("x")["input_ids"][:1] == [bos] else []
@@ -96,18 +96,18 @@ class DecoderSpladeEncoder(Encoder):
                                         dtype=torch.long, device=self.device)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, config: DecoderSettings | None = None, *,
+    def from_folder(cls, folder: str | Path, settings: DecoderSettings | None = None, *,
                     device: str | None = None) -> DecoderSpladeEncoder:
         """Load a model folder (or its `gguf_file`); settings naming `lora` load the adapters in `adapter/`."""
         from transformers import AutoTokenizer
 
         folder = Path(folder)
-        config = config or DecoderSettings()
-        gguf_file = config.gguf_file or _only_gguf_file(folder)
+        settings = settings or DecoderSettings()
+        gguf_file = settings.gguf_file or _only_gguf_file(folder)
         model = _load_causal_lm(folder, gguf_file)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        encoder = cls(model, tokenizer, config.replace(gguf_file=gguf_file, lora=None), device=device)
-        if config.lora:
+        encoder = cls(model, tokenizer, settings.replace(gguf_file=gguf_file, lora=None), device=device)
+        if settings.lora:
             encoder._load_lora(folder / ADAPTER_DIR)
         return encoder
 
@@ -125,9 +125,9 @@ class DecoderSpladeEncoder(Encoder):
         return {"r": config.r, "alpha": config.lora_alpha, "dropout": config.lora_dropout,
                 "target_modules": sorted(modules) if isinstance(modules, (set, list)) else modules}
 
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {**self.config.to_dict(), "lora": self.lora}
+    def recorded_settings(self) -> dict[str, Any]:
+        """The settings with the LoRA adapters' (as `lsr.json` records them)."""
+        return {**self.settings.to_dict(), "lora": self.lora}
 
     @property
     def network(self) -> torch.nn.Module:
@@ -135,7 +135,7 @@ class DecoderSpladeEncoder(Encoder):
 
     def set_logit_threshold(self, threshold: float) -> None:
         """The logit a term must exceed to get weight (recorded in the settings the model is saved with)."""
-        self.config = self.config.replace(logit_threshold=float(threshold))
+        self.settings = self.settings.replace(logit_threshold=float(threshold))
         self.pooling.threshold = float(threshold)
 
     def with_lora(self, r: int = 8, alpha: int = 16, dropout: float = 0.0,
@@ -172,12 +172,12 @@ class DecoderSpladeEncoder(Encoder):
         else:
             cast("PreTrainedModel", self.model).save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        EncoderConfig(self.kind, {**self.settings, "gguf_file": None}).save(folder)
+        ModelInfo(self.kind, {**self.recorded_settings(), "gguf_file": None}).save(folder)
 
     def prompts(self, texts: Sequence[str], *, is_query: bool) -> list[Prompt]:
         """The model input of each text: BOS (when the tokenizer adds one), then the template
         pieces around the text truncated to the max length; the text's last copy is pooled."""
-        max_length = self.config.query_max_length if is_query else self.config.doc_max_length
+        max_length = self.settings.query_max_length if is_query else self.settings.doc_max_length
         *pieces, suffix = self._pieces[is_query]
         prompts = []
         for text_ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]:
@@ -205,7 +205,7 @@ class DecoderSpladeEncoder(Encoder):
             with torch.inference_mode():
                 return self._pool(batch)
 
-        return encode_in_length_order([len(p.ids) for p in prompts], self.config.batch_size,
+        return encode_in_length_order([len(p.ids) for p in prompts], self.settings.batch_size,
                                       lambda rows: self._pad([prompts[i] for i in rows]), pooled,
                                       progress=progress, overlap=self.device.type == "cuda")
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lsr.errors import LsrError
-from lsr.models.base import Encoder, EncoderConfig, row_ids
+from lsr.models.base import Encoder, ModelInfo, row_ids
 from lsr.models.idf import load_idf, save_idf
 from lsr.models.settings import InferenceFreeSettings, SpladeSettings
 from lsr.models.splade import SpladeEncoder
@@ -37,20 +37,20 @@ class InferenceFreeEncoder(Encoder):
     kind = "inference-free"
 
     @property  # type: ignore[override]
-    def config(self) -> InferenceFreeSettings:
+    def settings(self) -> InferenceFreeSettings:
         """The settings, held by the document encoder (whose SPLADE fields they drive)."""
-        return self.doc_encoder.config  # type: ignore[return-value]
+        return self.doc_encoder.settings  # type: ignore[return-value]
 
-    @config.setter
-    def config(self, settings: InferenceFreeSettings) -> None:
-        self.doc_encoder.config = settings
+    @settings.setter
+    def settings(self, settings: InferenceFreeSettings) -> None:
+        self.doc_encoder.settings = settings
 
     def __init__(self, doc_encoder: SpladeEncoder, table: Mapping[str, float], *, default_weight: float = 0.0,
                  weights_file: str = "idf.json"):
-        splade = {f.name: getattr(doc_encoder.config, f.name) for f in fields(SpladeSettings)}
+        splade = {f.name: getattr(doc_encoder.settings, f.name) for f in fields(SpladeSettings)}
         self.doc_encoder = doc_encoder
-        # One settings object: its SPLADE fields drive the document encoder (see `config`).
-        doc_encoder.config = InferenceFreeSettings(**splade, weights_file=weights_file,
+        # One settings object: its SPLADE fields drive the document encoder (see `settings`).
+        doc_encoder.settings = InferenceFreeSettings(**splade, weights_file=weights_file,
                                                    default_weight=float(default_weight))
         self.table = dict(table)
         self.query_weights = self._weight_vector()
@@ -63,23 +63,23 @@ class InferenceFreeEncoder(Encoder):
         self.token_cache = ChunkTokenCache(backend) if splits_at_spaces(backend) else None
 
     @classmethod
-    def from_folder(cls, folder: str | Path, config: InferenceFreeSettings | None = None, *,
+    def from_folder(cls, folder: str | Path, settings: InferenceFreeSettings | None = None, *,
                     table: Mapping[str, float] | None = None, device: str | None = None) -> InferenceFreeEncoder:
         """The masked LM in `folder` for documents; query weights from `table`, else `folder/<weights_file>`."""
-        config = config or InferenceFreeSettings()
+        settings = settings or InferenceFreeSettings()
         if table is None:
-            table = load_idf(Path(folder) / config.weights_file)
-        doc_settings = SpladeSettings(**{f.name: getattr(config, f.name) for f in fields(SpladeSettings)})
+            table = load_idf(Path(folder) / settings.weights_file)
+        doc_settings = SpladeSettings(**{f.name: getattr(settings, f.name) for f in fields(SpladeSettings)})
         return cls(SpladeEncoder.from_folder(folder, doc_settings, device=device), table,
-                   default_weight=config.default_weight, weights_file=config.weights_file)
+                   default_weight=settings.default_weight, weights_file=settings.weights_file)
 
     @property
     def default_weight(self) -> float:
-        return self.config.default_weight
+        return self.settings.default_weight
 
     @property
     def weights_file(self) -> str:
-        return self.config.weights_file
+        return self.settings.weights_file
 
     @property
     def vocab(self) -> list[str]:
@@ -91,7 +91,7 @@ class InferenceFreeEncoder(Encoder):
 
     @property
     def query_max_length(self) -> int:
-        return self.config.query_max_length
+        return self.settings.query_max_length
 
     @property
     def network(self) -> torch.nn.Module:
@@ -116,7 +116,7 @@ class InferenceFreeEncoder(Encoder):
         self.doc_encoder.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         save_idf(self.table, folder / self.weights_file)
-        EncoderConfig(self.kind, self.settings).save(folder)
+        ModelInfo(self.kind, self.recorded_settings()).save(folder)
 
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
         if not is_query:

@@ -36,8 +36,8 @@ class SpladePooling(nn.Module):
     "log1p_relu" (log(1 + log(1 + ReLU)), OpenSearch's v3 models), named as in sentence-transformers'
     `SpladePooling`. `threshold` (default 0) is the logit a term must exceed to get weight: a decoder
     LLM's head gives nearly every vocabulary entry a positive logit, so its untrained vectors are dense
-    without one (see `lsr.training.calibrate`). Each row's pooled positions are one span (start, stop). Without gradients,
-    slicing reads only them, with no masking pass over the [rows, length, vocab] tensor; with
+    without one (see `lsr.training.calibrate`). Each row's pooled positions are one span (start, stop).
+    Without gradients, slicing reads only them, with no masking pass over the [rows, length, vocab] tensor; with
     gradients, one masked reduction over the whole batch (a slice's backward would allocate a
     gradient the size of the whole batch, once per row). For max pooling the max is taken over the
     raw logits and the (monotone) saturation applied after: the same function and the same gradient,

@@ -16,7 +16,7 @@ from typing import Any
 
 from lsr.errors import LsrError
 from lsr.keyvalue import parse_pair, split_pairs
-from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.base import Encoder, ModelInfo
 from lsr.models.hub import local_folder
 from lsr.models.settings import DecoderSettings, InferenceFreeSettings, Settings, SpladeSettings
 
@@ -59,22 +59,23 @@ def load_encoder(model: str | Path, *, device: str | None = None, **overrides: A
     is an `LsrError` naming it. `device` defaults to the first GPU, else the CPU.
     """
     folder = local_folder(model)
-    config = EncoderConfig.read(folder) or EncoderConfig(_infer_kind(folder))
-    if config.kind not in ENCODER_KINDS:
-        raise LsrError(f"{folder}: unknown encoder kind {config.kind!r} (known: {', '.join(ENCODER_KINDS)})")
-    settings = {**config.settings, **{k: v for k, v in overrides.items() if v is not None}}
-    return ENCODER_KINDS[config.kind](folder, settings, device)
+    info = ModelInfo.read(folder) or ModelInfo(_infer_kind(folder))
+    if info.kind not in ENCODER_KINDS:
+        raise LsrError(f"{folder}: unknown encoder kind {info.kind!r} (known: {', '.join(ENCODER_KINDS)})")
+    settings = {**info.settings, **{k: v for k, v in overrides.items() if v is not None}}
+    return ENCODER_KINDS[info.kind](folder, settings, device)
 
 
-SETTINGS: dict[str, type[Settings]] = {"splade": SpladeSettings, "inference-free": InferenceFreeSettings, "decoder-splade": DecoderSettings}
+SETTINGS: dict[str, type[Settings]] = {"splade": SpladeSettings, "inference-free": InferenceFreeSettings,
+                                       "decoder-splade": DecoderSettings}
 
 
 def check_settings(model: str | Path, settings: dict[str, Any]) -> None:
     """Refuse, with the `LsrError` loading would raise, settings the model's encoder kind lacks (no loading)."""
     folder = local_folder(model)
-    config = EncoderConfig.read(folder) or EncoderConfig(_infer_kind(folder))
-    if config.kind in SETTINGS:
-        SETTINGS[config.kind].parse({**config.settings, **settings}, str(folder))
+    info = ModelInfo.read(folder) or ModelInfo(_infer_kind(folder))
+    if info.kind in SETTINGS:
+        SETTINGS[info.kind].parse({**info.settings, **settings}, str(folder))
 
 
 def _infer_kind(folder: Path) -> str:

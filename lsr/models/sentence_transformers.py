@@ -82,8 +82,8 @@ def _inference_free(router_folder: Path, settings: dict[str, Any], device: str |
     from lsr.models.inference_free import InferenceFreeEncoder
 
     mlm_folder, pooling = splade
-    config = InferenceFreeSettings.parse({**pooling, **settings}, str(router_folder))
-    return InferenceFreeEncoder.from_folder(mlm_folder, config, table=_static_weights(query[0][1]), device=device)
+    parsed = InferenceFreeSettings.parse({**pooling, **settings}, str(router_folder))
+    return InferenceFreeEncoder.from_folder(mlm_folder, parsed, table=_static_weights(query[0][1]), device=device)
 
 
 def _splade_modules(names: list[str], folders: list[Path]) -> tuple[Path, dict[str, str]] | None:
@@ -92,7 +92,8 @@ def _splade_modules(names: list[str], folders: list[Path]) -> tuple[Path, dict[s
         return None
     pooling_file = folders[1] / "config.json"
     config = _read_json(pooling_file) if pooling_file.is_file() else {}
-    pooling = {"pooling": config.get("pooling_strategy", "max"), "activation": config.get("activation_function", "relu")}
+    pooling = {"pooling": config.get("pooling_strategy", "max"),
+               "activation": config.get("activation_function", "relu")}
     if pooling["pooling"] not in POOLINGS or pooling["activation"] not in ACTIVATIONS:
         raise LsrError(f"{pooling_file}: SpladePooling with pooling_strategy={pooling['pooling']!r}, "
                        f"activation_function={pooling['activation']!r}; lsr computes pooling_strategy "

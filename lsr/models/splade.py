@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lsr.models.base import Encoder, EncoderConfig
+from lsr.models.base import Encoder, ModelInfo
 from lsr.models.device import autocast, pick_device
 from lsr.models.pooling import SpladePooling, defer_head, mask_spans
 from lsr.models.settings import SpladeSettings
@@ -39,30 +39,31 @@ class SpladeEncoder(Encoder):
     """
 
     kind = "splade"
-    config: SpladeSettings
+    settings: SpladeSettings
 
-    def __init__(self, model: torch.nn.Module, tokenizer, config: SpladeSettings | None = None, *,
+    def __init__(self, model: torch.nn.Module, tokenizer, settings: SpladeSettings | None = None, *,
                  device: str | None = None):
-        self.config = config or SpladeSettings()
-        self.device = pick_device(device or ("cpu" if self.config.runtime != "torch" else None))
+        self.settings = settings or SpladeSettings()
+        self.device = pick_device(device or ("cpu" if self.settings.runtime != "torch" else None))
         # A Hugging Face masked LM (torch types a plain module's attributes as `Tensor | Module`).
         self.model = cast("PreTrainedModel", model.to(self.device).eval())
         self.tokenizer = tokenizer
-        self.pooling = SpladePooling(self.config.pooling, self.config.activation)
+        self.pooling = SpladePooling(self.settings.pooling, self.settings.activation)
         self.head = defer_head(self.model)  # None: the model returns logits
-        self._onnx: OnnxSplade | None = None  # the ONNX Runtime session of runtime="onnx"/"onnx-int8", made at the first encode
+        # The ONNX Runtime session of runtime="onnx"/"onnx-int8", made at the first encode.
+        self._onnx: OnnxSplade | None = None
         size = self.model.get_output_embeddings().weight.shape[0]
         tokens = tokenizer.convert_ids_to_tokens(list(range(min(size, len(tokenizer)))))
         self._vocab = tokens + [f"[lsr:{i}]" for i in range(len(tokens), size)]
 
     @classmethod
-    def from_folder(cls, folder: str | Path, config: SpladeSettings | None = None, *,
+    def from_folder(cls, folder: str | Path, settings: SpladeSettings | None = None, *,
                     device: str | None = None) -> SpladeEncoder:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
         model = AutoModelForMaskedLM.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        return cls(model, tokenizer, config, device=device)
+        return cls(model, tokenizer, settings, device=device)
 
     @property
     def vocab(self) -> list[str]:
@@ -75,20 +76,20 @@ class SpladeEncoder(Encoder):
     def save(self, folder: str | Path) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        EncoderConfig(self.kind, self.settings).save(folder)
+        ModelInfo(self.kind, self.recorded_settings()).save(folder)
 
     def forward(self, texts: Sequence[str], *, is_query: bool) -> torch.Tensor:
-        max_length = self.config.query_max_length if is_query else self.config.doc_max_length
+        max_length = self.settings.query_max_length if is_query else self.settings.doc_max_length
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
                                return_tensors="pt")
         return self._weights(batch["input_ids"], batch["attention_mask"])
 
     def _encode(self, texts: list[str], *, is_query: bool, progress: bool) -> SparseVectors:
-        config = self.config
-        max_length = config.query_max_length if is_query else config.doc_max_length
+        settings = self.settings
+        max_length = settings.query_max_length if is_query else settings.doc_max_length
         prefix, suffix = special_affixes(self.tokenizer)
         content = max_length - len(prefix) - len(suffix)
-        overlap = None if is_query or config.long_docs == "first" else config.window_overlap
+        overlap = None if is_query or settings.long_docs == "first" else settings.window_overlap
         token_ids = self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
         windows, owners = [], []
         for owner, ids in enumerate(token_ids):
@@ -108,7 +109,7 @@ class SpladeEncoder(Encoder):
             with torch.inference_mode():
                 return self._weights(*batch)
 
-        vectors = encode_in_length_order([len(w) for w in windows], config.batch_size, padded, pooled,
+        vectors = encode_in_length_order([len(w) for w in windows], settings.batch_size, padded, pooled,
                                          progress=progress, overlap=self.device.type == "cuda")
         if len(windows) == len(texts):
             return vectors
@@ -116,7 +117,7 @@ class SpladeEncoder(Encoder):
 
     def _onnx_session(self) -> OnnxSplade | None:
         """The ONNX Runtime encoder of the `runtime` setting (see `lsr.models.onnx_runtime`); None for torch."""
-        runtime = self.config.runtime
+        runtime = self.settings.runtime
         if runtime != "torch" and (self._onnx is None or self._onnx.runtime != runtime):
             from lsr.models.onnx_runtime import OnnxSplade
 
@@ -125,7 +126,7 @@ class SpladeEncoder(Encoder):
 
     def _weights(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[rows, vocab] weights of a padded batch (padding on one side, as the tokenizer puts it)."""
-        with autocast(self.device, self.config.precision):  # the vocabulary projection in the pooling included
+        with autocast(self.device, self.settings.precision):  # the vocabulary projection in the pooling included
             logits = self.model(input_ids=input_ids.to(self.device, non_blocking=True),
                                 attention_mask=mask.to(self.device, non_blocking=True)).logits
             return self.pooling(logits, mask_spans(mask), self.head)

@@ -24,18 +24,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lsr.data import read_qrels, read_queries
-from lsr.errors import LsrError
 from lsr.eval.beir_datasets import Dataset
+from lsr.eval.cost import cost_stats, index_mb
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate, evaluate_per_query
-from lsr.runs import read_trec_run, write_trec_run
 from lsr.fileio import write_text_atomic
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.indexing.layout import INFO_FILE, IndexInfo
-from lsr.search.lucene import LuceneSearcher
-from lsr.eval.cost import cost_stats, index_mb
 from lsr.models import Encoder, load_encoder
 from lsr.models.registry import check_settings, parse_model_spec
+from lsr.runs import read_trec_run, write_trec_run
+from lsr.search.lucene import LuceneSearcher
 
 log = logging.getLogger(__name__)
 BM25 = "bm25"

@@ -26,8 +26,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
-from lsr.data import Query, TrainQuery, pseudo_queries, read_corpus, read_qrels, read_queries
-from lsr.data import read_teacher_scores, read_train_queries, read_train_tuples, write_teacher_scores
+from lsr.data import (
+    Query,
+    TrainQuery,
+    pseudo_queries,
+    read_corpus,
+    read_qrels,
+    read_queries,
+    read_teacher_scores,
+    read_train_queries,
+    read_train_tuples,
+    write_teacher_scores,
+)
 from lsr.errors import LsrError
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import atomic_path, write_text_atomic
@@ -170,12 +180,12 @@ class Distillation:
         student = self.student()
         trainer = Trainer(student, self.config.train, sampler, self.texts("train"), folder,
                           evaluate=self._reranker(eval_pool), progress=self.progress)
-        inference = student.config
-        student.config = inference.replace(doc_max_length=self.config.train.doc_max_length)  # None: the same
+        inference = student.settings
+        student.settings = inference.replace(doc_max_length=self.config.train.doc_max_length)  # None: the same
         try:
             trainer.train()
         finally:
-            student.config = inference
+            student.settings = inference
         if hasattr(student, "adopt_trained_query_weights") and self.config.model.trainable_idf:
             student.adopt_trained_query_weights()
         with atomic_path(model_dir, is_dir=True) as tmp:
@@ -185,10 +195,10 @@ class Distillation:
 
     def final_evaluation(self, model_dir: Path) -> dict[str, Any]:
         """Index the eval corpus with the trained model, search with Lucene, evaluate (cached)."""
+        from lsr.eval.cost import cost_stats
         from lsr.indexing.build import build_impact_index
         from lsr.pruning import Pruning
         from lsr.search.lucene import LuceneSearcher
-        from lsr.eval.cost import cost_stats
 
         path = self.out / "eval" / "results.json"
         done = json.loads((self.out / "train" / "done.json").read_text())
@@ -284,8 +294,8 @@ class Distillation:
                     save_idf(compute_idf(read_corpus(self._corpus("train")), load_tokenizer(section.init),
                                          progress=self.progress), idf_path)
                 table = load_idf(idf_path)
-            config = InferenceFreeSettings.parse(section.settings, "model.settings")
-            student = InferenceFreeEncoder.from_folder(section.init, config, table=table)
+            settings = InferenceFreeSettings.parse(section.settings, "model.settings")
+            student = InferenceFreeEncoder.from_folder(section.init, settings, table=table)
             cast("QueryWeights", student.network.query).weight.requires_grad_(section.trainable_idf)
         elif section.kind is not None and section.kind not in ("splade", "decoder-splade"):
             raise LsrError(f"model.kind {section.kind!r}: expected splade, decoder-splade or inference-free")

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from lsr.data import Query
-from lsr.search.merge import check_merged_k, merge_runs
-from lsr.indexing.layout import ShardedIndexInfo
 from lsr.errors import LsrError
-from lsr.pruning import Pruning
-from lsr.search.lucene import LuceneSearcher
+from lsr.indexing.layout import ShardedIndexInfo
 from lsr.models.base import vocab_fingerprint
+from lsr.pruning import Pruning
 from lsr.runs import Run
+from lsr.search.lucene import LuceneSearcher
+from lsr.search.merge import check_merged_k, merge_runs
 from lsr.sparse import SparseVectors
 
 if TYPE_CHECKING:

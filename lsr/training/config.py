@@ -13,8 +13,8 @@ import dataclasses
 import os
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 

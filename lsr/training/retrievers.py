@@ -55,8 +55,8 @@ class Retriever:
         if spec.kind == "cross":
             raise LsrError(f"{spec.kind}:{spec.target}: a cross-encoder scores pairs; it cannot retrieve")
         if spec.kind == "dense":
-            from lsr.search.dense import DenseIndex
             from lsr.models.dense import DenseEncoder
+            from lsr.search.dense import DenseIndex
 
             self.encoder = DenseEncoder.from_folder(spec.target)
             self._dense = DenseIndex.build(read_corpus(corpus), self.encoder, work / spec.name,
