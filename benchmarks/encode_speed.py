@@ -59,7 +59,8 @@ def naive_encoder(folder: str, max_length: int, batch_size: int) -> Callable[[li
     return encode
 
 
-def sentence_transformers_encoder(folder: str, max_length: int, batch_size: int) -> Callable[[list[str]], np.ndarray] | None:
+def sentence_transformers_encoder(folder: str, max_length: int,
+                                  batch_size: int) -> Callable[[list[str]], np.ndarray] | None:
     """sentence-transformers' `SparseEncoder` over the folder (MLM transformer + SPLADE pooling); None without it."""
     try:
         from sentence_transformers import SparseEncoder
@@ -121,7 +122,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--long-docs", choices=["first", "windows"], default="first",
-                        help="lsr's handling of long documents (the baselines truncate: 'first' encodes the same tokens)")
+                        help="lsr's handling of long documents "
+                             "(the baselines truncate: 'first' encodes the same tokens)")
     parser.add_argument("--runs", type=int, default=3, help="timed passes per system (median)")
     parser.add_argument("--ndcg", action="store_true", help="also index the corpus with each lsr variant: nDCG@10")
     add_out_argument(parser)
@@ -133,7 +135,8 @@ def main() -> None:
     systems = {f"lsr {name}": lambda v=variant: lsr_encoder(args.model, v, args.max_length, args.batch_size,
                                                              args.long_docs) for name, variant in VARIANTS.items()}
     systems["naive transformers"] = lambda: naive_encoder(args.model, args.max_length, args.batch_size)
-    systems["sentence-transformers"] = lambda: sentence_transformers_encoder(args.model, args.max_length, args.batch_size)
+    systems["sentence-transformers"] = lambda: sentence_transformers_encoder(args.model, args.max_length,
+                                                                             args.batch_size)
     reference_speed, reference = 0.0, None
     rows = []
     for name, make in systems.items():  # lsr torch first: the reference
@@ -143,8 +146,8 @@ def main() -> None:
         speed, vectors = docs_per_second(encode, texts, args.runs)
         if reference is None:
             reference_speed, reference = speed, vectors
-        print(f"{name:22s} {speed:8.1f} docs/s  {speed / reference_speed:5.2f}x lsr torch  {compare(vectors, reference)}",
-              flush=True)
+        print(f"{name:22s} {speed:8.1f} docs/s  {speed / reference_speed:5.2f}x lsr torch  "
+              f"{compare(vectors, reference)}", flush=True)
         rows.append({"system": name, "docs/s": round(speed, 1), "x lsr torch": round(speed / reference_speed, 2),
                      "against lsr torch": compare(vectors, reference)})
     ndcgs = {}

@@ -1,7 +1,8 @@
 """The quality/sparsity trade-off of an inference-free model: `lsr train` with several document λ
 under the IDF-aware FLOPS, and the plain (score-space) FLOPS for comparison, next to BM25.
 
-    python benchmarks/inference_free_sweep.py --lambdas 3e-4 1e-3 3e-3 --plain 3e-5 [--work runs/if-sweep] [--out FILE.json]
+    python benchmarks/inference_free_sweep.py --lambdas 3e-4 1e-3 3e-3 --plain 3e-5
+        [--work runs/if-sweep] [--out FILE.json]
 
 Every run uses examples/inference-free-idf.toml (any `--set key=value` is passed on) with its own
 `train.lambda_d`; mined candidates, teacher scores, indexes and the IDF table of the first run are

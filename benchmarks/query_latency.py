@@ -11,9 +11,9 @@ through Anserini's SimpleSearcher / SimpleImpactSearcher with a Java map per imp
 former single-query path) in the same run; the runs take turns, each figure is the median of
 --rounds rounds. The inference-free encoder's query token cache (lsr.models.token_cache) is emptied
 before each of its rounds and warmed with another split's queries (--warm-split), so that no timed
-query is served from what it put there itself. Then the masked-LM query encoder's time is split into its steps (median over the
-queries): tokenizer, transformer layers, the vocabulary-sized LM head fused with max pooling and
-log(1+ReLU), conversion to a sparse vector, pruning and quantization.
+query is served from what it put there itself. Then the masked-LM query encoder's time is split into
+its steps (median over the queries): tokenizer, transformer layers, the vocabulary-sized LM head fused
+with max pooling and log(1+ReLU), conversion to a sparse vector, pruning and quantization.
 
 Figures depend on the machine's load (printed before and after): run on a quiet machine.
 """

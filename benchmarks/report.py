@@ -141,7 +141,8 @@ def report(records: list[tuple[Path, dict]]) -> str:
     measured = len(records) - transcribed
     lines = [HEADER, "", "# Results", "",
              "Every figure lsr's documentation quotes, with the command and the machine that measured it. Each",
-             "section is one record in `benchmarks/results/`: a benchmark run with `--out benchmarks/results/NAME.json`",
+             "section is one record in `benchmarks/results/`: a benchmark run with "
+             "`--out benchmarks/results/NAME.json`",
              "writes one (see [benchmarks/common.py](../benchmarks/common.py)), and `python benchmarks/report.py`",
              "regenerates this page (`--check` fails when it is stale; `tests/test_docs.py` runs that check).", "",
              f"Of the {len(records)} records, {transcribed} were **transcribed** from the README's notes of earlier",

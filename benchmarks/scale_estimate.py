@@ -4,14 +4,15 @@ costs measured here on real MS MARCO passages.
     python benchmarks/scale_estimate.py [--passages CORPUS] [--docs 400] [--runs 3]
 
 Measured on this machine, all cores, median of --runs: lsr's encoder (`encode_docs`, --doc-max-length 256)
-on real MS MARCO passages (default: the 89 of shared/'s toy collection, repeated to --docs documents) for two models: splade-tiny (2 layers,
-128 wide) and a SPLADE of BERT-base size (12 layers, 768 wide, 110M parameters: the architecture of
-naver/splade-v3 and most published SPLADE models; random weights, which cost the same time — the file
-ships no BERT-base checkpoint); then Lucene impact indexing (`write_impact_index`) of splade-tiny's vectors
-of the same passages. Each cost is printed in CPU-milliseconds per document (wall time x cores / documents)
-and turned into core-hours for 8.8M and 100M documents, and into wall time on clusters of 32-core nodes
-(Ray spreads encoding actors and shard-writing tasks over them; the estimate assumes they stay busy, which
-a corpus split into many Parquet ranges allows).
+on real MS MARCO passages (default: the 89 of shared/'s toy collection, repeated to --docs documents) for
+two models: splade-tiny (2 layers, 128 wide) and a SPLADE of BERT-base size (12 layers, 768 wide, 110M
+parameters: the architecture of naver/splade-v3 and most published SPLADE models; random weights, which
+cost the same time — the file ships no BERT-base checkpoint); then Lucene impact indexing
+(`write_impact_index`) of splade-tiny's vectors of the same passages. Each cost is printed in
+CPU-milliseconds per document (wall time x cores / documents) and turned into core-hours for 8.8M and 100M
+documents, and into wall time on clusters of 32-core nodes (Ray spreads encoding actors and shard-writing
+tasks over them; the estimate assumes they stay busy, which a corpus split into many Parquet ranges
+allows).
 
 GPUs are not measured (this machine has none): their line is arithmetic — the model's floating-point
 operations per passage (2 x parameters per token for the transformer, 2 x hidden x vocabulary per token for

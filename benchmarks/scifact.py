@@ -1,8 +1,8 @@
 """Foundation benchmark: SPLADE impact vs BM25 on BEIR SciFact (test queries).
 
 Prints one line per figure (`system figure value`) and writes them to WORK/benchmark.json (with
---out FILE.json, also as a result record): encode docs/s, index docs/s, index MB, search QPS (batch, k=1000, encoding included),
-P50/P99 single-query latency (k=10, encoding included) and nDCG@10 / R@100 / MRR@10.
+--out FILE.json, also as a result record): encode docs/s, index docs/s, index MB, search QPS
+(batch, k=1000, encoding included), P50/P99 single-query latency (k=10, encoding included) and nDCG@10 / R@100 / MRR@10.
 
     python benchmarks/scifact.py [--data ../shared/data/beir/scifact] [--model ../shared/models/splade-tiny] \\
         [--work runs/benchmark-scifact] [--out benchmarks/results/scifact.json]
@@ -66,7 +66,8 @@ def main() -> None:
         for name, value in figures.items():
             print(f"{system:14s} {name:18s} {value:.4f}")
     (out / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_result(args.out, "scifact", {"systems": [{"system": system, **figures} for system, figures in results.items()]},
+    write_result(args.out, "scifact",
+                 {"systems": [{"system": system, **figures} for system, figures in results.items()]},
                  title="SciFact: BM25 and a SPLADE impact index, end to end")
 
 

@@ -90,7 +90,8 @@ def main() -> None:
 
     judged = [q for q, docs in exact.items() if docs]
     print(f"\n{len(queries)} queries, recall@10 over the {len(judged)} with hits; QPS: median of {args.runs}")
-    print("| backend | query_cut | heap_factor | recall@10 | nDCG@10 | QPS k=10 | QPS k=1000 | x Lucene k=10 | x Lucene k=1000 |")
+    print("| backend | query_cut | heap_factor | recall@10 | nDCG@10 | QPS k=10 | QPS k=1000 "
+          "| x Lucene k=10 | x Lucene k=1000 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     base10, base1000 = qps(("lucene", 10)), qps(("lucene", 1000))
     ndcg = evaluate(runs["lucene", 1000], qrels, ["nDCG@10"]).values["nDCG@10"]
@@ -103,7 +104,8 @@ def main() -> None:
         recall = statistics.mean(len(exact[q] & {doc for doc, _ in found[q]}) / len(exact[q]) for q in judged)
         ndcg = evaluate(runs[setting, 1000], qrels, ["nDCG@10"]).values["nDCG@10"]
         print(f"| Seismic | {setting[0]} | {setting[1]} | {recall:.3f} | {ndcg:.4f} | {qps((setting, 10)):,.0f} | "
-              f"{qps((setting, 1000)):,.0f} | {qps((setting, 10)) / base10:.1f} | {qps((setting, 1000)) / base1000:.1f} |")
+              f"{qps((setting, 1000)):,.0f} | {qps((setting, 10)) / base10:.1f} | "
+              f"{qps((setting, 1000)) / base1000:.1f} |")
         rows.append({"backend": "Seismic", "query_cut": setting[0], "heap_factor": setting[1],
                      "recall@10": round(recall, 3), "nDCG@10": round(ndcg, 4), "QPS k=10": round(qps((setting, 10))),
                      "QPS k=1000": round(qps((setting, 1000))), "x Lucene k=10": round(qps((setting, 10)) / base10, 1),

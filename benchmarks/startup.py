@@ -68,7 +68,8 @@ def main() -> None:
         "index": args.index, "runs": args.runs,
         "stages, ms (median)": {name: round(statistics.median(values) * 1000) for name, values in stages.items()},
         "sum of stages, ms": round(sum(statistics.median(v) for v in stages.values()) * 1000),
-        "`lsr search -t` wall time, ms": round(statistics.median(commands) * 1000)}, title="Start-up of a one-query search")
+        "`lsr search -t` wall time, ms": round(statistics.median(commands) * 1000)},
+        title="Start-up of a one-query search")
 
 
 if __name__ == "__main__":
