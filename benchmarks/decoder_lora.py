@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import add_out_argument, write_result
+
 from lsr.models import load_encoder
 from lsr.pipelines.distill import run_training
 from lsr.training.config import load_config

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import add_out_argument, write_result
+
 from lsr.data import read_corpus, read_qrels, read_queries
 from lsr.models import load_encoder
 

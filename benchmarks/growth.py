@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import add_out_argument, write_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -92,8 +91,8 @@ def main() -> None:
 def seismic_figures(index: Path, encoder, queries, settings: str, exact_run: dict, lucene_k10) -> dict:
     """Build `index`'s Seismic index and search `queries` at k=10 at each query_cut:heap_factor of
     `settings`: build time, Lucene's k=10 QPS (`lucene_k10()` timed) and per setting QPS and recall@10."""
-    from lsr.search.seismic import SeismicSearcher
     from lsr.indexing.seismic import build_seismic_index
+    from lsr.search.seismic import SeismicSearcher
 
     built = build_seismic_index(index, overwrite=True)
     seismic = SeismicSearcher(index, encoder)
@@ -144,11 +143,10 @@ def synthetic(count: int, mean_terms: float, law: np.ndarray, rng: np.random.Gen
 
 def measure(size: int, args) -> dict:
     from lsr.indexing.build import model_name_for
-    from lsr.indexing.layout import part_paths
-    from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, IndexInfo
+    from lsr.indexing.layout import LUCENE_DIR, VECTORS_DIR, IndexInfo, part_paths
     from lsr.lucene.writers import write_impact_index
-    from lsr.search.lucene import LuceneSearcher
     from lsr.models import load_encoder
+    from lsr.search.lucene import LuceneSearcher
 
     encoder = load_encoder(args.model)
     rng = np.random.default_rng(size)

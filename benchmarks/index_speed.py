@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from common import add_out_argument, write_result
+
+from lsr.indexing.layout import VECTORS_DIR, IndexInfo, part_paths
 from lsr.lucene import writers as lucene
-from lsr.indexing.layout import part_paths
-from lsr.indexing.layout import VECTORS_DIR, IndexInfo
 from lsr.lucene.jvm import jclass
 from lsr.pruning import Pruning
 from lsr.search.lucene import LuceneSearcher

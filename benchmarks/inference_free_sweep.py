@@ -17,12 +17,13 @@ import shutil
 from pathlib import Path
 
 from common import add_out_argument, write_result
+
 from lsr.data import read_qrels, read_queries
+from lsr.eval.cost import cost_stats
 from lsr.eval.metrics import DEFAULT_MEASURES, evaluate
 from lsr.fileio import write_text_atomic
-from lsr.search.lucene import LuceneSearcher
-from lsr.eval.cost import cost_stats
 from lsr.pipelines.distill import run_training
+from lsr.search.lucene import LuceneSearcher
 from lsr.training.config import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "inference-free-idf.toml"

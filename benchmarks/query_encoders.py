@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import add_out_argument, write_result
+
 from lsr.data import read_qrels, read_queries
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
-from lsr.search.lucene import LuceneSearcher
 from lsr.models import load_encoder
+from lsr.search.lucene import LuceneSearcher
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

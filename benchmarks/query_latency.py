@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import add_out_argument, write_result
+
 from lsr.data import read_queries
-from lsr.search.lucene import LuceneSearcher, _java_int_map
 from lsr.models.pooling import mask_spans
+from lsr.search.lucene import LuceneSearcher, _java_int_map
 from lsr.sparse import SparseVectors
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -167,7 +167,7 @@ def encoder_steps(searcher: LuceneSearcher, texts: list[str]) -> dict[str, float
     with torch.inference_mode():
         for text in texts:
             start = time.perf_counter()
-            batch = encoder.tokenizer([text], truncation=True, max_length=encoder.config.query_max_length,
+            batch = encoder.tokenizer([text], truncation=True, max_length=encoder.settings.query_max_length,
                                       return_tensors="pt")
             start = mark("tokenizer", start)
             hidden = encoder.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import add_out_argument, write_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -77,13 +76,13 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     from lsr.data import read_corpus, read_queries
     from lsr.distributed.encode import encode_corpus_ray
     from lsr.distributed.search import RayShardedSearcher
-    from lsr.search.sharded import ShardedSearcher
     from lsr.distributed.shards import build_on_ray
-    from lsr.indexing.sharded import build_sharded_index
     from lsr.indexing.build import build_impact_index, model_name_for
+    from lsr.indexing.sharded import build_sharded_index
     from lsr.indexing.vectors import encode_corpus
-    from lsr.search.lucene import LuceneSearcher
     from lsr.models import load_encoder
+    from lsr.search.lucene import LuceneSearcher
+    from lsr.search.sharded import ShardedSearcher
 
     corpus = cut_corpus(args.data, work / "corpus", args.docs)
     num_docs = sum(1 for _ in read_corpus(str(corpus)))

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import add_out_argument, write_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 from common import add_out_argument, write_result
+
 from lsr.data import read_qrels, read_queries
+from lsr.eval.cost import index_mb
 from lsr.eval.latency import measure_latency
 from lsr.eval.metrics import evaluate
 from lsr.indexing.build import build_bm25_index, build_impact_index
 from lsr.search.lucene import LuceneSearcher
-from lsr.eval.cost import index_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -45,7 +45,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import add_out_argument, write_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -46,8 +46,8 @@ def main() -> None:
 
     from lsr.data import read_qrels, read_queries
     from lsr.eval.metrics import evaluate
-    from lsr.search.lucene import LuceneSearcher
     from lsr.indexing.seismic import SeismicParams, build_seismic_index
+    from lsr.search.lucene import LuceneSearcher
     from lsr.search.seismic import SeismicSearcher
 
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 from common import add_out_argument, write_result
 from search_speed import build  # the SciFact indexes under --work (this folder is on sys.path when run)
 

@@ -13,8 +13,8 @@ import statistics
 import time
 
 import torch
-
 from common import add_out_argument, write_result
+
 from lsr.data import read_corpus
 from lsr.models import load_encoder
 
