@@ -172,7 +172,7 @@ def test_info_of_an_impact_index(tmp_path, splade_tiny, encoder, beir):
     assert (info["kind"], info["num_docs"], info["num_empty"], info["scale"]) == ("impact", 4, 1, 100.0)
     assert info["avg_postings_per_doc"] == pytest.approx(postings.mean(), abs=0.01)
     assert Path(info["model_location"]) == splade_tiny.resolve()
-    assert info["encoder_kind"] == "splade" and info["encoder_settings"] == encoder.settings
+    assert info["encoder_kind"] == "splade" and info["encoder_settings"] == encoder.recorded_settings()
     assert info["pruning"] == {"doc_top_k": 8}
     assert info["size_mb"] == pytest.approx(folder_mb(tmp_path / "idx"), abs=0.01)
     lines = lines_of(tmp_path / "idx")

@@ -206,7 +206,7 @@ def test_lora_adapters_train_save_and_load(arch, tmp_path):
     assert config["kind"] == "decoder-splade"
     assert config["settings"]["lora"] == {"r": 4, "alpha": 8, "dropout": 0.5, "target_modules": ["q_proj", "v_proj"]}
     again = load_encoder(tmp_path / "model")
-    assert (again.settings, again.fingerprint) == (encoder.settings, encoder.fingerprint)
+    assert (again.recorded_settings(), again.fingerprint) == (encoder.recorded_settings(), encoder.fingerprint)
     with torch.inference_mode():
         expected = encoder.forward(TEXTS, is_query=True)
     assert torch.allclose(again.encode_queries(TEXTS).to_dense_torch(), expected, atol=1e-5)
@@ -223,7 +223,7 @@ def test_plain_hugging_face_folder_and_settings_round_trip(tmp_path):
     assert isinstance(plain, DecoderSpladeEncoder) and plain.settings.echo and plain.lora is None
     encoder.save(tmp_path / "lsr")
     again = load_encoder(tmp_path / "lsr")
-    assert (again.settings, again.vocab) == (encoder.settings, encoder.vocab)
+    assert (again.recorded_settings(), again.vocab) == (encoder.recorded_settings(), encoder.vocab)
     assert np.allclose(again.encode_docs(TEXTS).values, encoder.encode_docs(TEXTS).values, atol=1e-6)
 
 

@@ -146,8 +146,13 @@ def test_an_lsr_error_from_a_worker_is_found_in_the_errors_ray_wraps_it_in():
 
     wrapped = RuntimeError("dataset execution failed")
     wrapped.__cause__ = TaskError(LsrError("corpus.jsonl: the corpus changed"))
-    assert str(ray_encode._lsr_error(wrapped)) == "corpus.jsonl: the corpus changed"
-    assert ray_encode._lsr_error(RuntimeError("a bug")) is None
+    from lsr.distributed.session import worker_errors
+
+    with pytest.raises(LsrError) as caught, worker_errors():
+        raise wrapped
+    assert str(caught.value) == "corpus.jsonl: the corpus changed" and caught.value.__cause__ is None
+    with pytest.raises(RuntimeError, match="a bug"), worker_errors():  # not an lsr error: raised as it is
+        raise RuntimeError("a bug")
 
 
 # --- a real Ray cluster: a head and a worker node on loopback, one CPU each ---------------------------------

@@ -276,7 +276,7 @@ def test_impact_metadata_counts_and_postings(cut_impact, cut_corpus, splade_tiny
     assert info.corpus == str(cut_corpus) and info.vocab_fingerprint == cut_encoder.fingerprint
     assert info.model == os.path.relpath(Path(splade_tiny).resolve(), cut_impact.resolve())
     assert Path(info.model_location(cut_impact)).resolve() == Path(splade_tiny).resolve()
-    assert info.encoder_kind == cut_encoder.kind and info.encoder_settings == cut_encoder.settings
+    assert info.encoder_kind == cut_encoder.kind and info.encoder_settings == cut_encoder.recorded_settings()
     assert set(info.speed) == {"encode_docs_per_s", "index_docs_per_s"} and all(v > 0 for v in info.speed.values())
     assert count_docs(cut_impact / LUCENE_DIR) == len(ids) - info.num_empty
 

@@ -121,9 +121,10 @@ def assert_same_encoder(a, b):
 
 def test_save_and_load_round_trip(encoder, tmp_path):
     encoder.save(tmp_path / "model")
-    config = json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())
-    assert config["kind"] == "inference-free"
-    assert config["settings"] == {**encoder.doc_encoder.settings, "weights_file": "idf.json", "default_weight": 0.0}
+    info = json.loads((tmp_path / "model" / MODEL_INFO_FILE).read_text())
+    assert info["kind"] == "inference-free"
+    assert info["settings"] == {**encoder.doc_encoder.recorded_settings(), "weights_file": "idf.json",
+                                "default_weight": 0.0}
     assert load_idf(tmp_path / "model" / "idf.json") == encoder.table
     assert_same_encoder(load_encoder(tmp_path / "model"), encoder)
 
@@ -132,7 +133,7 @@ def test_opensearch_layout_loads_as_inference_free(encoder, copy_of, splade_tiny
     folder = copy_of(splade_tiny)  # a BertForMaskedLM folder, no lsr.json ...
     shutil.copy(opensearch_idf, folder / "idf.json")  # ... with idf.json beside it
     assert_same_encoder(load_encoder(folder), encoder)
-    assert load_encoder(folder, default_weight=1.0).settings["default_weight"] == 1.0
+    assert load_encoder(folder, default_weight=1.0).settings.default_weight == 1.0
 
 
 def test_index_and_search_mini_scifact(tmp_path, encoder, mini_scifact):

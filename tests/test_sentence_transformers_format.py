@@ -180,7 +180,7 @@ def test_opensearch_v3_layout_keeps_its_double_log_activation(tmp_path):
     weight = learned_weights()
     folder = inference_free_folder(tmp_path / "st", V6, weight, doc_id="", activation_function="log1p_relu")
     encoder = load_encoder(folder)
-    assert encoder.settings["activation"] == "log1p_relu" and encoder.settings["pooling"] == "max"
+    assert encoder.settings.activation == "log1p_relu" and encoder.settings.pooling == "max"
     assert_query_weights(encoder, weight)
     assert_same_docs(encoder, SpladeEncoder.from_folder(folder, SpladeSettings(activation="log1p_relu")))
     plain = SpladeEncoder.from_folder(folder).encode_docs(TEXTS)

@@ -51,7 +51,7 @@ def test_pooling_equals_the_literal_splade_formula(splade_tiny, pooling, activat
     literal = weights.max(dim=1).values if pooling == "max" else weights.sum(dim=1)
     ours = encoder.encode_queries(texts).to_dense_torch()
     assert torch.allclose(ours, literal, atol=1e-4)
-    assert encoder.settings["pooling"] == pooling and encoder.settings["activation"] == activation
+    assert encoder.settings.pooling == pooling and encoder.settings.activation == activation
 
 
 def test_unknown_pooling_or_activation_is_refused(splade_tiny):
@@ -129,7 +129,7 @@ def test_overrides_replace_saved_settings(splade_tiny):
     (lambda p: p, "not a model folder"),
     (lambda p: (p / "config.json").write_text('{"architectures": ["GPT2LMHeadModel"]}') and p,
      "unsupported model"),
-    (lambda p: (p / MODEL_INFO_FILE).write_text("{broken") and p, "not a valid lsr model config"),
+    (lambda p: (p / MODEL_INFO_FILE).write_text("{broken") and p, "not a valid lsr model info file"),
 ])
 def test_bad_model_folders_give_one_line_errors(tmp_path, make, message):
     with pytest.raises(LsrError, match=message) as info:

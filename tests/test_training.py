@@ -152,7 +152,7 @@ def test_pipeline_trains_evaluates_and_resumes_exactly_after_kill_9(tmp_path, ti
     report = json.loads((tmp_path / "whole" / "teachers" / "report.json").read_text())
     assert set(report["ndcg@10"]) == {"bm25", "ensemble"}
     trained = load_encoder(tmp_path / "whole" / "model")
-    assert trained.settings["doc_max_length"] == 16
+    assert trained.settings.doc_max_length == 16
 
     killed = write_config(tmp_path / "killed.toml", tiny_model, tiny_beir, tmp_path / "killed")
     process = subprocess.Popen([LSR, "-q", "train", str(killed)],
