@@ -119,7 +119,6 @@ def build(args, kind: str) -> Path:
 
 def in_process(kind: str, index: Path, args) -> dict:
     from lsr.data import read_queries
-    from lsr.lucene import bulk
     from lsr.lucene.jvm import jclass, jnius
     from lsr.search.lucene import LuceneSearcher
 
@@ -178,7 +177,6 @@ def in_process(kind: str, index: Path, args) -> dict:
              f"search ({searcher.threads}T)": search(searcher), "search 1T": search(one_thread), "JNI calls": jni_calls}
     for run in paths.values():  # warm-up (JIT), and the Java searchers opened
         run()
-    assert isinstance(searcher._bulk, bulk.BulkSearcher), "lsr's bulk searcher is unavailable: timing the fallback"
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(args.runs):
         for name, run in paths.items():

@@ -37,7 +37,7 @@ mark("load the encoder")
 from lsr.lucene.jvm import jclass
 jclass("java.lang.String"); mark("start the JVM")
 from lsr.search.lucene import LuceneSearcher
-searcher = LuceneSearcher(index, encoder); searcher._simple_searcher(); mark("open the Lucene searcher")
+searcher = LuceneSearcher(index, encoder); searcher._bulk_searcher(); mark("open the Lucene searcher")
 searcher.search_one("statins and breast cancer survival", 10); mark("first query")
 searcher.search_one("vitamin d and bone density", 10); mark("second query")
 print(json.dumps(times))
