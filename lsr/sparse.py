@@ -179,23 +179,43 @@ class SparseVectors:
         return SparseVectors.unchecked(self.ids, kept_before[self.indptr], self.indices[keep], values[keep],
                                        self.vocab_size, scale)
 
-    def prune(self, top_k: int | None = None, threshold: float | None = None) -> SparseVectors:
-        """Keep per row the `top_k` largest weights (ties: lower term id first) and/or weights > `threshold`."""
-        if top_k is None and threshold is None:
-            raise ValueError("prune needs top_k and/or threshold")
+    def prune(self, top_k: int | None = None, threshold: float | None = None,
+              mass: float | None = None) -> SparseVectors:
+        """Keep per row the `top_k` largest weights (ties: lower term id first), and/or the weights >
+        `threshold`, and/or the largest weights that together first reach the fraction `mass` (0 < mass <= 1)
+        of the row's L1 mass (the weight that crosses it kept; ties as for `top_k`)."""
+        if top_k is None and threshold is None and mass is None:
+            raise ValueError("prune needs top_k, threshold and/or mass")
         keep = np.ones(len(self.indices), dtype=bool)
         if threshold is not None:
             keep &= self.values > threshold
-        if top_k is not None:
-            if top_k < 0:
-                raise ValueError(f"top_k must be >= 0, got {top_k}")
+        if top_k is not None or mass is not None:
             rows = np.repeat(np.arange(len(self)), self.nnz_per_row())
             # Row, then weight descending; lexsort is stable, so ties keep ascending term ids.
             order = np.lexsort((-self.values.astype(np.float64), rows))
             rank = np.empty(len(order), dtype=np.int64)
             rank[order] = np.arange(len(order)) - self.indptr[rows[order]]
-            keep &= rank < top_k
+            if top_k is not None:
+                if top_k < 0:
+                    raise ValueError(f"top_k must be >= 0, got {top_k}")
+                keep &= rank < top_k
+            if mass is not None:
+                keep &= self._within_mass(rows, order, mass)
         return self._keep(keep, scale=self.scale)
+
+    def _within_mass(self, rows: np.ndarray, order: np.ndarray, mass: float) -> np.ndarray:
+        """For each entry: whether the larger weights of its row (by `order`) hold less than `mass` of the
+        row's L1 mass, so that it is among the weights needed to reach it."""
+        if not 0 < mass <= 1:
+            raise ValueError(f"mass must lie in (0, 1], got {mass}")
+        weights = np.abs(self.values.astype(np.float64))[order]
+        running = np.concatenate([[0.0], np.cumsum(weights)])  # mass of every entry before each position
+        starts, totals = running[self.indptr[:-1]], np.diff(running[self.indptr])  # per row: before it, its own
+        before = running[:-1]  # the mass of the larger weights of the row, plus all earlier rows'
+        row_of = rows[order]
+        needed = np.empty(len(order), dtype=bool)
+        needed[order] = before - starts[row_of] < mass * totals[row_of]
+        return needed
 
     def quantize(self, scale: float = 100.0) -> SparseVectors:
         """Integer impacts round(w * scale) as int32; entries that round to 0 are dropped."""

@@ -221,7 +221,7 @@ def test_prune_keeps_scale_and_checks_arguments():
     pruned = quantized.prune(top_k=2)
     assert pruned.scale == quantized.scale and pruned.values.dtype == np.int32
     assert pruned.nnz_per_row().max() == 2
-    with pytest.raises(ValueError, match="top_k and/or threshold"):
+    with pytest.raises(ValueError, match="top_k, threshold and/or mass"):
         quantized.prune()
     with pytest.raises(ValueError, match="top_k must be >= 0"):
         quantized.prune(top_k=-1)

@@ -171,7 +171,7 @@ def test_prune_keeps_the_k_largest_and_those_above_the_threshold(dense: np.ndarr
     if isinstance(threshold, int):
         threshold = values[threshold % len(values)] if values else None
     if top_k is None and threshold is None:
-        with pytest.raises(ValueError, match="top_k and/or threshold"):
+        with pytest.raises(ValueError, match="top_k, threshold and/or mass"):
             vectors_of(dense).prune()
         return
     pruned = vectors_of(dense).prune(top_k=top_k, threshold=threshold)

@@ -41,6 +41,11 @@ if TYPE_CHECKING:
               help="Keep each query's k largest weights (recorded for search).")
 @click.option("--query-threshold", type=float, show_default="no pruning",
               help="Keep query weights above this (recorded for search).")
+@click.option("--doc-mass", type=click.FloatRange(0, 1, min_open=True), show_default="no pruning",
+              help="Keep each document's largest weights until they hold this fraction of its L1 mass.")
+@click.option("--query-mass", type=click.FloatRange(0, 1, min_open=True), show_default="no pruning",
+              help="Keep each query's largest weights until they hold this fraction of its L1 mass (recorded "
+                   "for search).")
 @click.option("--k1", default=0.9, help="BM25 k1.")
 @click.option("--b", "b", default=0.4, help="BM25 b.")
 @click.option("--seismic", is_flag=True,
@@ -59,7 +64,8 @@ if TYPE_CHECKING:
 def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, bm25: bool, scale: float,
           batch_size: int | None, doc_max_length: int | None, long_docs: str | None, part_size: int | None,
           doc_top_k: int | None, doc_threshold: float | None, query_top_k: int | None,
-          query_threshold: float | None, k1: float, b: float, seismic: bool, shards: int | None,
+          query_threshold: float | None, doc_mass: float | None, query_mass: float | None, k1: float, b: float,
+          seismic: bool, shards: int | None,
           ray_address: str | None, workers: int, gpus_per_worker: float, threads: int, overwrite: bool) -> None:
     """Index CORPUS (BEIR folder, .jsonl/.tsv file or irds:ID) into the index folder OUT (-o).
 
@@ -98,7 +104,7 @@ def index(corpus: str, out_arg: str | None, out: str | None, model: str | None, 
         load = functools.partial(load_encoder_spec, model, batch_size=batch_size, doc_max_length=doc_max_length,
                                  long_docs=long_docs)
         model = parse_model_spec(model)[0]
-        pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold)
+        pruning = Pruning(doc_top_k, doc_threshold, query_top_k, query_threshold, doc_mass, query_mass)
         if sharded:
             _index_sharded(corpus, out, model, load, scale=scale, pruning=pruning, part_size=part_size,
                            shards=shards or 1, ray_address=ray_address, workers=workers,
