@@ -12,7 +12,7 @@ from lsr.indexing.layout import IndexInfo
 from lsr.pruning import Pruning
 from lsr.sparse import SparseVectors
 
-from helpers import run_cli, write_beir
+from helpers import error_of, run_cli, write_beir
 
 
 def dense_rows(draw_rows: list[list[float]]) -> SparseVectors:
@@ -56,11 +56,15 @@ def test_mass_with_top_k_and_threshold_and_its_bounds():
     assert Pruning.from_dict(Pruning(doc_mass=0.8).to_dict()) == Pruning(doc_mass=0.8)
 
 
-def test_lsr_index_records_and_applies_mass_pruning(tmp_path, splade_tiny):
+@pytest.fixture()
+def data(tmp_path):
     docs = [{"_id": f"d{i}", "title": "", "text": text} for i, text in enumerate(
         ["statins lower cholesterol and the risk of heart disease", "vitamin d supplements and bone density",
          "insulin resistance in type 2 diabetes"])]
-    data = write_beir(tmp_path / "data", docs, [{"_id": "q", "text": "heart disease"}], [("q", "d0", 1)])
+    return write_beir(tmp_path / "data", docs, [{"_id": "q", "text": "heart disease"}], [("q", "d0", 1)])
+
+
+def test_lsr_index_records_and_applies_mass_pruning(tmp_path, splade_tiny, data):
     full, pruned = tmp_path / "full", tmp_path / "pruned"
     assert run_cli("-q", "index", data, "-o", full, "-m", splade_tiny).exit_code == 0
     result = run_cli("-q", "index", data, "-o", pruned, "-m", splade_tiny, "--doc-mass", "0.5", "--query-mass", "0.9")
@@ -69,3 +73,27 @@ def test_lsr_index_records_and_applies_mass_pruning(tmp_path, splade_tiny):
     assert info.pruning["doc_mass"] == 0.5 and info.pruning["query_mass"] == 0.9
     assert info.avg_postings_per_doc < IndexInfo.read(full).avg_postings_per_doc
     assert run_cli("-q", "index", data, "-o", tmp_path / "x", "-m", splade_tiny, "--doc-mass", "0").exit_code == 2
+
+
+def test_an_index_is_pruned_again_from_its_vectors_without_encoding(tmp_path, splade_tiny, data):
+    from lsr.indexing.build import build_bm25_index, build_impact_index, prune_index
+    from lsr.models import load_encoder
+    from lsr.search.lucene import LuceneSearcher
+
+    encoder = load_encoder(splade_tiny)
+    full = build_impact_index(str(data), tmp_path / "full", splade_tiny, encoder=encoder, progress=False).info
+    direct = build_impact_index(str(data), tmp_path / "direct", splade_tiny, encoder=encoder,
+                                pruning=Pruning(doc_top_k=8, query_mass=0.8), progress=False).info
+    again = prune_index(tmp_path / "full", tmp_path / "again", Pruning(doc_top_k=8, query_mass=0.8),
+                        encoder=encoder).info
+    assert (tmp_path / "again" / "vectors").is_symlink() and again.speed.get("encode_docs_per_s") is None
+    assert (again.avg_postings_per_doc, again.pruning, again.scale) == (direct.avg_postings_per_doc,
+                                                                        direct.pruning, full.scale)
+    assert again.avg_postings_per_doc <= 8 < full.avg_postings_per_doc
+    assert IndexInfo.read(tmp_path / "again").model_location(tmp_path / "again") is not None
+    searched = LuceneSearcher(tmp_path / "again", encoder).search_one("heart disease", 3)
+    assert searched == LuceneSearcher(tmp_path / "direct", encoder).search_one("heart disease", 3)
+    build_bm25_index(str(data), tmp_path / "bm25")
+    assert "only an impact index's vectors" in error_of(lambda: prune_index(tmp_path / "bm25", tmp_path / "x",
+                                                                            Pruning(doc_top_k=8)))
+    assert "already there" in error_of(lambda: prune_index(tmp_path / "full", tmp_path / "again", Pruning()))

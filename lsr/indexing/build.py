@@ -72,6 +72,37 @@ def build_impact_index(corpus: str, out: str | Path, model: str | Path, *, encod
     return report
 
 
+def prune_index(index_dir: str | Path, out: str | Path, pruning: Pruning, *, encoder: Encoder | None = None,
+                threads: int = 2, overwrite: bool = False) -> BuildReport:
+    """The impact index `index_dir`'s vectors indexed again at `out` with other `pruning`, without encoding:
+    `out/vectors` is a link to `index_dir`'s vector parts, and `out` records the same model, settings and
+    scale (`encoder`, default the recorded model loaded, gives the vocabulary)."""
+    source, out = Path(index_dir), Path(out)
+    info = IndexInfo.read(source)
+    if info.kind != "impact" or info.scale is None:
+        raise LsrError(f"{source} is a {info.kind} index: only an impact index's vectors can be pruned again")
+    check_not_built(out, overwrite)
+    model = info.model_location(source)
+    encoder = encoder or load_encoder(model or "", **info.encoder_settings)
+    if encoder.fingerprint != info.vocab_fingerprint:
+        raise LsrError(f"{source}: built with vocabulary {info.vocab_fingerprint}, the encoder has "
+                       f"{encoder.fingerprint}")
+    with _output_folder(out, overwrite):
+        vectors = out / VECTORS_DIR
+        if vectors.is_symlink() or vectors.exists():
+            vectors.unlink()
+        vectors.symlink_to(os.path.relpath((source / VECTORS_DIR).resolve(), out.resolve()), target_is_directory=True)
+    start = time.perf_counter()
+    impact = write_impact_index(part_paths(vectors), encoder.vocab, info.scale, out / LUCENE_DIR, pruning=pruning,
+                                threads=threads)
+    pruned = impact_index_info(impact, corpus=info.corpus, model_name=model_name_for(model or "", out),
+                               encoder=encoder, scale=info.scale, pruning=pruning)
+    report = BuildReport(pruned, lucene_seconds=time.perf_counter() - start)
+    pruned.speed = {"index_docs_per_s": report.lucene_docs_per_second}
+    pruned.save(out)
+    return report
+
+
 def impact_index_info(impact: ImpactStats, *, corpus: str, model_name: str, encoder: Encoder, scale: float,
                       pruning: Pruning) -> IndexInfo:
     """The metadata of an impact index of `impact`'s vectors, encoded by `encoder` (its model named
