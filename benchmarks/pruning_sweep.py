@@ -14,6 +14,7 @@ and Lucene, P50 over --latency-queries queries after a warm-up). The unpruned in
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,11 @@ def main() -> None:
     rows = [row for spec in args.models for row in sweep_model(spec, args)]
     if args.plot:
         plot(rows, args.plot)
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    notes = (f"![nDCG@10 against postings per document and query latency]"
+             f"({os.path.relpath(args.plot.resolve(), docs)})" if args.plot else None)
     write_result(args.out, "pruning_sweep", {"rows": rows}, title="Pruning sweep: quality against postings and "
-                 "latency without retraining (SciFact test)")
+                 "latency without retraining", notes=notes)
 
 
 if __name__ == "__main__":
