@@ -83,10 +83,7 @@ def prune_index(index_dir: str | Path, out: str | Path, pruning: Pruning, *, enc
         raise LsrError(f"{source} is a {info.kind} index: only an impact index's vectors can be pruned again")
     check_not_built(out, overwrite)
     model = info.model_location(source)
-    encoder = encoder or load_encoder(model or "", **info.encoder_settings)
-    if encoder.fingerprint != info.vocab_fingerprint:
-        raise LsrError(f"{source}: built with vocabulary {info.vocab_fingerprint}, the encoder has "
-                       f"{encoder.fingerprint}")
+    encoder = recorded_encoder(source, info, encoder)
     with _output_folder(out, overwrite):
         vectors = out / VECTORS_DIR
         if vectors.is_symlink() or vectors.exists():
@@ -101,6 +98,16 @@ def prune_index(index_dir: str | Path, out: str | Path, pruning: Pruning, *, enc
     pruned.speed = {"index_docs_per_s": report.lucene_docs_per_second}
     pruned.save(out)
     return report
+
+
+def recorded_encoder(index_dir: Path, info: IndexInfo, encoder: Encoder | None = None) -> Encoder:
+    """The encoder the impact index `index_dir` records (its model with its settings), or `encoder`; LsrError
+    when its vocabulary is not the index's."""
+    encoder = encoder or load_encoder(info.model_location(index_dir) or "", **info.encoder_settings)
+    if encoder.fingerprint != info.vocab_fingerprint:
+        raise LsrError(f"{index_dir}: built with vocabulary {info.vocab_fingerprint} (model {info.model}), "
+                       f"but the encoder has {encoder.fingerprint}")
+    return encoder
 
 
 def impact_index_info(impact: ImpactStats, *, corpus: str, model_name: str, encoder: Encoder, scale: float,

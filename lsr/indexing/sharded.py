@@ -37,6 +37,7 @@ from lsr.indexing.build import (
     impact_index_info,
     model_name_for,
     readable_corpus,
+    recorded_encoder,
     warn_empty,
 )
 from lsr.indexing.layout import (
@@ -158,10 +159,7 @@ def shard_index(index_dir: str | Path, out: str | Path, *, num_shards: int, enco
                        f"scores depend on each index's own statistics, so those of shards do not compare)")
     model = info.model_location(index_dir)
     assert model is not None  # an impact index records its model
-    encoder = encoder or load_encoder(model, **info.encoder_settings)
-    if encoder.fingerprint != info.vocab_fingerprint:
-        raise LsrError(f"{index_dir}: built with vocabulary {info.vocab_fingerprint} (model {info.model}), "
-                       f"but the encoder has {encoder.fingerprint}")
+    encoder = recorded_encoder(index_dir, info, encoder)
     return build_sharded_index(index_dir / VECTORS_DIR, out, model, num_shards=num_shards, encoder=encoder,
                                scale=info.scale or DEFAULT_SCALE, pruning=Pruning.from_dict(info.pruning),
                                corpus=info.corpus, threads=threads, run_jobs=run_jobs, overwrite=overwrite,
